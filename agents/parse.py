@@ -1,0 +1,283 @@
+"""Turns one JSON line into posts: X API v2 (stream message or saved page) or v1.1 tweets.
+
+Every field the router reads is type-checked here, so the later stages never meet a wrong type:
+a post that breaks a rule becomes a `Malformed` naming the field, never an exception.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from agents.post import Malformed, Post
+from schemas.events import Author
+
+_V1_TIME = "%a %b %d %H:%M:%S %z %Y"
+
+
+class PostError(ValueError):
+    """A post breaks a rule; raised inside this module, callers get a `Malformed` instead."""
+
+
+def parse_line(raw: bytes) -> list[Post | Malformed]:
+    """All posts of one input line, in order; an empty list for a page with no posts."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return [Malformed(f"not valid JSON: {exc}", _text(raw))]
+    if type(document) is not dict:
+        return [Malformed(f"expected a JSON object, got {_kind(document)}", _text(raw))]
+    try:
+        if "data" in document:
+            return _parse_v2(document, raw)
+        if "id_str" in document or "user" in document:
+            return [_parse_v1(document)]
+        if _is_empty_page(document):
+            return []
+    except PostError as exc:
+        return [Malformed(str(exc), _text(raw))]
+    return [
+        Malformed(
+            "no recognisable shape: expected an X API v2 object with 'data' "
+            "or a v1.1 tweet with 'id_str' and 'user'",
+            _text(raw),
+        )
+    ]
+
+
+def _parse_v2(document: dict[str, Any], raw: bytes) -> list[Post | Malformed]:
+    """Each post of a page is judged on its own: one bad post does not sink the others."""
+    users = _v2_users(document)
+    data = document["data"]
+    if type(data) is dict:
+        return [_v2_post(data, users, "data")]
+    if type(data) is not list:
+        raise PostError(f"data must be a post or a list of posts, got {_kind(data)}")
+    posts: list[Post | Malformed] = []
+    for index, item in enumerate(data):
+        where = f"data[{index}]"
+        try:
+            if type(item) is not dict:
+                raise PostError(f"{where} must be a post object, got {_kind(item)}")
+            posts.append(_v2_post(item, users, where))
+        except PostError as exc:
+            posts.append(Malformed(str(exc), _text(raw)))
+    return posts
+
+
+def _v2_users(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    includes = _opt_dict(document, "includes", "document")
+    users = _opt_list(includes, "users", "includes") if includes else None
+    by_id: dict[str, dict[str, Any]] = {}
+    for index, user in enumerate(users or ()):
+        if type(user) is not dict or type(user.get("id")) is not str:
+            raise PostError(f"includes.users[{index}] must be a user object with a string id")
+        by_id[user["id"]] = user
+    return by_id
+
+
+def _v2_post(post: dict[str, Any], users: dict[str, dict[str, Any]], where: str) -> Post:
+    tweet_id = _tweet_id(post.get("id"), where)
+    note = _opt_dict(post, "note_tweet", where)
+    text = note.get("text") if note else None
+    if text is None:
+        text = post.get("text")
+    if type(text) is not str:
+        raise PostError(f"{where}: post {tweet_id} has no text")
+
+    author_id = _opt_str(post, "author_id", where)
+    user = users.get(author_id) if author_id is not None else None
+    mentions = _mentions(_opt_dict(post, "entities", where), "mentions", "username", where)
+    if note:
+        note_entities = _opt_dict(note, "entities", where)
+        mentions += _mentions(note_entities, "mentions", "username", where)
+
+    complaint_id, revision = _edit_chain(post.get("edit_history_tweet_ids"), tweet_id, where)
+    created_at = _opt_str(post, "created_at", where)
+    return Post(
+        tweet_id=tweet_id,
+        text=text,
+        author_id=author_id,
+        author=None if user is None else _author(user, "id", "username", where),
+        mentions=mentions,
+        in_reply_to_user_id=_opt_str(post, "in_reply_to_user_id", where),
+        is_retweet=_v2_is_retweet(_opt_list(post, "referenced_tweets", where), where),
+        complaint_id=complaint_id,
+        revision=revision,
+        lang=_opt_str(post, "lang", where),
+        created_at=None if created_at is None else _iso_utc(created_at, where),
+        conversation_id=_opt_str(post, "conversation_id", where),
+    )
+
+
+def _v2_is_retweet(references: list[Any] | None, where: str) -> bool:
+    for reference in references or ():
+        if type(reference) is not dict:
+            raise PostError(f"{where}: referenced_tweets must hold objects")
+        if reference.get("type") == "retweeted":
+            return True
+    return False
+
+
+def _parse_v1(tweet: dict[str, Any]) -> Post:
+    tweet_id = _tweet_id(_v1_id(tweet, "id", "tweet"), "tweet")
+    where = f"tweet {tweet_id}"
+    extended = _opt_dict(tweet, "extended_tweet", where)
+    text = extended.get("full_text") if extended else None
+    if text is None:
+        text = tweet.get("full_text")
+    if text is None:
+        text = tweet.get("text")
+    if type(text) is not str:
+        raise PostError(f"{where} has no text")
+
+    user = _opt_dict(tweet, "user", where)
+    author = None if user is None else _author(user, "id_str", "screen_name", where)
+    complaint_id, revision = tweet_id, 0
+    edits = _opt_dict(tweet, "edit_history", where)
+    if edits is not None:
+        complaint_id, revision = _edit_chain(edits.get("edit_tweet_ids"), tweet_id, where)
+    created_at = _opt_str(tweet, "created_at", where)
+    return Post(
+        tweet_id=tweet_id,
+        text=text,
+        author_id=None if author is None else author["id"],
+        author=author,
+        mentions=_mentions(
+            _opt_dict(extended or tweet, "entities", where), "user_mentions", "screen_name", where
+        ),
+        in_reply_to_user_id=_v1_id(tweet, "in_reply_to_user_id", where),
+        is_retweet=_opt_dict(tweet, "retweeted_status", where) is not None,
+        complaint_id=complaint_id,
+        revision=revision,
+        lang=_opt_str(tweet, "lang", where),
+        created_at=None if created_at is None else _iso_utc(created_at, where),
+        conversation_id=None,
+    )
+
+
+def _mentions(
+    entities: dict[str, Any] | None, field: str, handle_key: str, where: str
+) -> list[tuple[str | None, str | None]]:
+    """(user id, handle) of each mention entity, in order."""
+    mentions = _opt_list(entities, field, f"{where}: entities") if entities else None
+    found: list[tuple[str | None, str | None]] = []
+    for index, mention in enumerate(mentions or ()):
+        if type(mention) is not dict:
+            raise PostError(f"{where}: entities.{field}[{index}] must be an object")
+        handle = mention.get(handle_key)
+        if handle is not None and type(handle) is not str:
+            raise PostError(f"{where}: entities.{field}[{index}].{handle_key} must be a string")
+        found.append((_v1_id(mention, "id", where), handle))
+    return found
+
+
+def _author(user: dict[str, Any], id_key: str, handle_key: str, where: str) -> Author:
+    """The author record from a v2 (`id`, `username`) or v1.1 (`id_str`, `screen_name`) user."""
+    user_id = _v1_id(user, "id", where) if id_key == "id_str" else user.get(id_key)
+    username = user.get(handle_key)
+    name = user.get("name")
+    verified = user.get("verified")
+    verified_type = user.get("verified_type")
+    if type(user_id) is not str or type(username) is not str or type(name) is not str:
+        raise PostError(f"{where}: author must have a string {id_key}, {handle_key} and name")
+    if verified is not None and type(verified) is not bool:
+        raise PostError(f"{where}: author {user_id}: verified must be true or false")
+    if verified_type is not None and type(verified_type) is not str:
+        raise PostError(f"{where}: author {user_id}: verified_type must be a string")
+    return {
+        "id": user_id,
+        "username": username,
+        "name": name,
+        "verified": verified is True,
+        "verified_type": verified_type,
+    }
+
+
+def _edit_chain(chain: Any, tweet_id: str, where: str) -> tuple[str, int]:
+    """(complaint id, revision): X lists an edited post's ids oldest first, itself included."""
+    if chain is None:
+        return tweet_id, 0
+    if type(chain) is not list or not chain or any(type(i) is not str for i in chain):
+        raise PostError(f"{where}: the edit history must be a non-empty list of post ids")
+    try:
+        return chain[0], chain.index(tweet_id)
+    except ValueError:
+        raise PostError(f"{where}: the edit history does not contain post {tweet_id}") from None
+
+
+def _tweet_id(value: Any, where: str) -> str:
+    if type(value) is not str or not value.isdigit() or not value.isascii():
+        raise PostError(f"{where}: post id must be a string of digits, got {value!r:.40}")
+    return value
+
+
+def _v1_id(obj: dict[str, Any], field: str, where: str) -> str | None:
+    """`<field>_str` when present (v1.1): the number loses precision in JavaScript clients.
+
+    On v2 objects, which have no `_str` twin, this reads `<field>` itself, a string."""
+    value = obj.get(field + "_str")
+    if value is None:
+        value = obj.get(field)
+        if type(value) is int and value >= 0:
+            return str(value)
+    if value is None or type(value) is str:
+        return value
+    raise PostError(f"{where}: {field} must be a string id, got {_kind(value)}")
+
+
+def _opt_str(obj: dict[str, Any], field: str, where: str) -> str | None:
+    value = obj.get(field)
+    if value is None or type(value) is str:
+        return value
+    raise PostError(f"{where}: {field} must be a string, got {_kind(value)}")
+
+
+def _opt_dict(obj: dict[str, Any], field: str, where: str) -> dict[str, Any] | None:
+    value = obj.get(field)
+    if value is None or type(value) is dict:
+        return value
+    raise PostError(f"{where}: {field} must be an object, got {_kind(value)}")
+
+
+def _opt_list(obj: dict[str, Any], field: str, where: str) -> list[Any] | None:
+    value = obj.get(field)
+    if value is None or type(value) is list:
+        return value
+    raise PostError(f"{where}: {field} must be a list, got {_kind(value)}")
+
+
+def _iso_utc(value: str, where: str) -> str:
+    """ISO 8601 in UTC, as X API v2 writes it (`2022-10-07T22:42:12.000Z`)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = datetime.strptime(value, _V1_TIME)
+        except ValueError:
+            raise PostError(f"{where}: created_at {value!r:.40} is not a date-time") from None
+    if parsed.tzinfo is None:
+        raise PostError(f"{where}: created_at {value!r:.40} has no time zone")
+    if len(value) == 24 and value[10] == "T" and value[-1] == "Z":
+        return value
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:
+        raise PostError(f"{where}: created_at {value!r:.40} is out of range") from None
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_empty_page(document: dict[str, Any]) -> bool:
+    """A search or timeline page with no results: X sends `meta` and leaves `data` out."""
+    meta = document.get("meta")
+    return type(meta) is dict and meta.get("result_count") == 0
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "backslashreplace")

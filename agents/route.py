@@ -1,0 +1,135 @@
+"""The routing decision: where each post of an input line goes, as events for Kafka topics.
+
+`aduan route` and the live agents both call `Router.route_line`, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from agents.parse import parse_line
+from agents.post import Malformed, Post
+from agents.registry import Registry
+from agents.tag import addressed_agencies
+from agents.verify import VerificationPolicy
+from schemas.events import (
+    SCHEMA_VERSION,
+    Author,
+    Complaint,
+    DeadLetter,
+    Event,
+    Rejection,
+    RejectionReason,
+)
+
+DEAD_LETTER_TOPIC = "mentions.dlq"
+REJECTED_TOPIC = "mentions.rejected"
+UNROUTED_TOPIC = "complaints.unrouted"
+RAW_LIMIT = 64 * 1024
+"""Characters of raw input kept in a dead letter; Kafka's default message limit is 1 MB."""
+
+Emit = tuple[str, str | None, Event]
+"""(topic, message key, event)."""
+
+
+def complaint_topic(agency_id: str) -> str:
+    return f"complaints.{agency_id}"
+
+
+class SeenPosts(Protocol):
+    """Post ids already decided: a set offline, a Faust table in the worker."""
+
+    def __contains__(self, tweet_id: object, /) -> bool: ...
+
+    def add(self, tweet_id: str, /) -> None: ...
+
+
+class Router:
+    """Applies the decisions, in order: malformed, duplicate, retweet, unknown author,
+    agency's own post, unverified author; then tags the addressed agencies and routes."""
+
+    def __init__(self, registry: Registry, policy: VerificationPolicy, seen: SeenPosts) -> None:
+        self.registry = registry
+        self.policy = policy
+        self.seen = seen
+
+    def route_line(self, raw: bytes, line: int | None) -> list[Emit]:
+        """Events for one input line (`line` is its number, for dead letters)."""
+        emits: list[Emit] = []
+        for item in parse_line(raw):
+            if isinstance(item, Malformed):
+                emits.append((DEAD_LETTER_TOPIC, None, dead_letter(item, line)))
+            else:
+                self._route_post(item, emits)
+        return emits
+
+    def _route_post(self, post: Post, emits: list[Emit]) -> None:
+        verdict = self._judge(post)
+        if isinstance(verdict, str):
+            rejection: Rejection = {
+                "tweet_id": post.tweet_id,
+                "reason": verdict,
+                "author_id": post.author_id,
+                "registry_version": self.registry.version,
+                "schema_version": SCHEMA_VERSION,
+            }
+            emits.append((REJECTED_TOPIC, post.tweet_id, rejection))
+            return
+        author = verdict
+        key = post.complaint_id
+        agencies = addressed_agencies(post, self.registry)
+        if not agencies:
+            emits.append((UNROUTED_TOPIC, key, self._complaint(post, author, None, [])))
+            return
+        for agency in agencies:
+            others = [other for other in agencies if other != agency]
+            complaint = self._complaint(post, author, agency, others)
+            emits.append((complaint_topic(agency), key, complaint))
+
+    def _judge(self, post: Post) -> RejectionReason | Author:
+        """The reason to reject the post, or its author when it is to be served."""
+        if post.tweet_id in self.seen:
+            return "duplicate"
+        self.seen.add(post.tweet_id)
+        if post.is_retweet:
+            return "retweet"
+        author = post.author
+        if author is None:
+            return "unknown_author"
+        if author["id"] in self.registry.agency_by_account_id:
+            return "agency_post"
+        if not self.policy.is_verified(author):
+            return "unverified_author"
+        return author
+
+    def _complaint(
+        self, post: Post, author: Author, agency: str | None, others: list[str]
+    ) -> Complaint:
+        return {
+            "event_id": f"{post.complaint_id}:{post.revision}:{agency or 'unrouted'}",
+            "complaint_id": post.complaint_id,
+            "tweet_id": post.tweet_id,
+            "revision": post.revision,
+            "agency_id": agency,
+            "co_addressed": others,
+            "author": author,
+            "text": post.text,
+            "lang": post.lang,
+            "created_at": post.created_at,
+            "conversation_id": post.conversation_id,
+            "in_reply_to_user_id": post.in_reply_to_user_id,
+            "url": f"https://x.com/{author['username']}/status/{post.tweet_id}",
+            "registry_version": self.registry.version,
+            "schema_version": SCHEMA_VERSION,
+        }
+
+
+def dead_letter(item: Malformed, line: int | None) -> DeadLetter:
+    raw = item.raw.rstrip("\r\n")
+    return {
+        "error": item.error,
+        "line": line,
+        "raw": raw[:RAW_LIMIT],
+        "raw_truncated": len(raw) > RAW_LIMIT,
+        "schema_version": SCHEMA_VERSION,
+    }

@@ -1,0 +1,1 @@
+"""Event records, their JSON codec and the JSON Schema files consumers validate against."""

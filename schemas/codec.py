@@ -1,0 +1,32 @@
+"""JSON encoding of events (orjson) and of the `aduan route` output lines."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import orjson
+
+from schemas.events import Event
+
+
+class RoutedLine(TypedDict):
+    """One line of `aduan route` output: the message the live pipeline would send."""
+
+    topic: str
+    key: str | None
+    value: Event
+
+
+def encode_event(event: Event) -> bytes:
+    return orjson.dumps(event)
+
+
+def encode_routed_line(topic: str, key: str | None, event: Event) -> bytes:
+    """`{"topic": ..., "key": ..., "value": ...}` and a newline."""
+    line: RoutedLine = {"topic": topic, "key": key, "value": event}
+    return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def decode(data: bytes | str) -> Any:
+    """Parse JSON; raises `orjson.JSONDecodeError` (a `ValueError`) on bad input."""
+    return orjson.loads(data)

@@ -1,0 +1,61 @@
+"""The events aduan emits. Each record here has a JSON Schema file beside it (`*.schema.json`)."""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+# Bumped on any change a consumer could notice; consumers read it to pick a parser.
+SCHEMA_VERSION = 1
+
+RejectionReason = Literal[
+    "duplicate", "retweet", "unknown_author", "agency_post", "unverified_author"
+]
+
+
+class Author(TypedDict):
+    id: str
+    username: str
+    name: str
+    verified: bool
+    verified_type: str | None
+
+
+class Complaint(TypedDict):
+    """A post addressed to one agency (`agency_id`), or to none (`agency_id` null: unrouted)."""
+
+    event_id: str
+    complaint_id: str
+    tweet_id: str
+    revision: int
+    agency_id: str | None
+    co_addressed: list[str]
+    author: Author
+    text: str
+    lang: str | None
+    created_at: str | None
+    conversation_id: str | None
+    in_reply_to_user_id: str | None
+    url: str
+    registry_version: str
+    schema_version: int
+
+
+class Rejection(TypedDict):
+    tweet_id: str
+    reason: RejectionReason
+    author_id: str | None
+    registry_version: str
+    schema_version: int
+
+
+class DeadLetter(TypedDict):
+    """Input that could not be read as a post, kept with where it came from and why it failed."""
+
+    error: str
+    line: int | None
+    raw: str
+    raw_truncated: bool
+    schema_version: int
+
+
+Event = Complaint | Rejection | DeadLetter

@@ -1,0 +1,28 @@
+"""`aduan route`: the whole topology's decisions over a JSON Lines file, without Kafka."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import BinaryIO
+
+from agents.route import Router
+from schemas.codec import encode_routed_line
+
+_BATCH = 4096
+
+
+def route_file(router: Router, source: BinaryIO, sink: BinaryIO) -> Counter[str]:
+    """Route every line of `source` in order, write one JSON line per event; count per topic."""
+    counts: Counter[str] = Counter()
+    batch: list[bytes] = []
+    for number, raw in enumerate(source, start=1):
+        if raw.isspace():
+            continue
+        for topic, key, event in router.route_line(raw, number):
+            counts[topic] += 1
+            batch.append(encode_routed_line(topic, key, event))
+        if len(batch) >= _BATCH:
+            sink.write(b"".join(batch))
+            batch.clear()
+    sink.write(b"".join(batch))
+    return counts
