@@ -15,6 +15,9 @@ from agents.post import Malformed, Post
 from schemas.events import Author
 
 _V1_TIME = "%a %b %d %H:%M:%S %z %Y"
+_STR_OR_NONE = frozenset({str, type(None)})
+_BOOL_OR_NONE = frozenset({bool, type(None)})
+_V2_STRING_FIELDS = ("author_id", "in_reply_to_user_id", "lang", "created_at", "conversation_id")
 
 
 class PostError(ValueError):
@@ -49,7 +52,7 @@ def parse_line(raw: bytes) -> list[Post | Malformed]:
 
 def _parse_v2(document: dict[str, Any], raw: bytes) -> list[Post | Malformed]:
     """Each post of a page is judged on its own: one bad post does not sink the others."""
-    users = _v2_users(document)
+    users = _v2_users(document.get("includes"))
     data = document["data"]
     if type(data) is dict:
         return [_v2_post(data, users, "data")]
@@ -67,53 +70,106 @@ def _parse_v2(document: dict[str, Any], raw: bytes) -> list[Post | Malformed]:
     return posts
 
 
-def _v2_users(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    includes = _opt_dict(document, "includes", "document")
-    users = _opt_list(includes, "users", "includes") if includes else None
+def _v2_users(includes: Any) -> dict[str, dict[str, Any]]:
+    """The page's user objects by id: posts name their author only by `author_id`."""
+    if includes is None:
+        return {}
+    if type(includes) is not dict:
+        raise PostError(f"includes must be an object, got {_kind(includes)}")
+    users = includes.get("users")
+    if users is None:
+        return {}
+    if type(users) is not list:
+        raise PostError(f"includes.users must be a list, got {_kind(users)}")
     by_id: dict[str, dict[str, Any]] = {}
-    for index, user in enumerate(users or ()):
-        if type(user) is not dict or type(user.get("id")) is not str:
+    for index, user in enumerate(users):
+        user_id = user.get("id") if type(user) is dict else None
+        if type(user_id) is not str:
             raise PostError(f"includes.users[{index}] must be a user object with a string id")
-        by_id[user["id"]] = user
+        by_id[user_id] = user
     return by_id
 
 
 def _v2_post(post: dict[str, Any], users: dict[str, dict[str, Any]], where: str) -> Post:
-    tweet_id = _tweet_id(post.get("id"), where)
-    note = _opt_dict(post, "note_tweet", where)
-    text = note.get("text") if note else None
-    if text is None:
-        text = post.get("text")
+    get = post.get
+    tweet_id = get("id", "")
+    text = get("text")
+    author_id = get("author_id")
+    reply_to = get("in_reply_to_user_id")
+    lang = get("lang")
+    created_at = get("created_at")
+    conversation_id = get("conversation_id")
+    # One combined check on the hot path; the slow path below only names the culprit.
+    if not (
+        type(tweet_id) is str
+        and tweet_id.isdigit()
+        and tweet_id.isascii()
+        and type(author_id) in _STR_OR_NONE
+        and type(reply_to) in _STR_OR_NONE
+        and type(lang) in _STR_OR_NONE
+        and type(created_at) in _STR_OR_NONE
+        and type(conversation_id) in _STR_OR_NONE
+    ):
+        _tweet_id(get("id"), where)
+        for field in _V2_STRING_FIELDS:
+            _opt_str(post, field, where)
+
+    entities = get("entities")
+    mentions = [] if entities is None else _v2_mentions(entities, where)
+    note = get("note_tweet")
+    if note is not None:
+        if type(note) is not dict:
+            raise PostError(f"{where}: note_tweet must be an object, got {_kind(note)}")
+        if note.get("text") is not None:
+            text = note["text"]
+        if note.get("entities") is not None:
+            mentions += _v2_mentions(note["entities"], f"{where}: note_tweet")
     if type(text) is not str:
         raise PostError(f"{where}: post {tweet_id} has no text")
 
-    author_id = _opt_str(post, "author_id", where)
     user = users.get(author_id) if author_id is not None else None
-    mentions = _mentions(_opt_dict(post, "entities", where), "mentions", "username", where)
-    if note:
-        note_entities = _opt_dict(note, "entities", where)
-        mentions += _mentions(note_entities, "mentions", "username", where)
-
-    complaint_id, revision = _edit_chain(post.get("edit_history_tweet_ids"), tweet_id, where)
-    created_at = _opt_str(post, "created_at", where)
+    complaint_id, revision = _edit_chain(get("edit_history_tweet_ids"), tweet_id, where)
+    references = get("referenced_tweets")
     return Post(
-        tweet_id=tweet_id,
-        text=text,
-        author_id=author_id,
-        author=None if user is None else _author(user, "id", "username", where),
-        mentions=mentions,
-        in_reply_to_user_id=_opt_str(post, "in_reply_to_user_id", where),
-        is_retweet=_v2_is_retweet(_opt_list(post, "referenced_tweets", where), where),
-        complaint_id=complaint_id,
-        revision=revision,
-        lang=_opt_str(post, "lang", where),
-        created_at=None if created_at is None else _iso_utc(created_at, where),
-        conversation_id=_opt_str(post, "conversation_id", where),
+        tweet_id,
+        text,
+        author_id,
+        None if user is None else _author(user, user["id"], "username", where),
+        mentions,
+        reply_to,
+        references is not None and _v2_is_retweet(references, where),
+        complaint_id,
+        revision,
+        lang,
+        None if created_at is None else _iso_utc(created_at, where),
+        conversation_id,
     )
 
 
-def _v2_is_retweet(references: list[Any] | None, where: str) -> bool:
-    for reference in references or ():
+def _v2_mentions(entities: Any, where: str) -> list[tuple[str | None, str | None]]:
+    if type(entities) is not dict:
+        raise PostError(f"{where}: entities must be an object, got {_kind(entities)}")
+    mentions = entities.get("mentions")
+    if mentions is None:
+        return []
+    if type(mentions) is not list:
+        raise PostError(f"{where}: entities.mentions must be a list, got {_kind(mentions)}")
+    found: list[tuple[str | None, str | None]] = []
+    for index, mention in enumerate(mentions):
+        if type(mention) is not dict:
+            raise PostError(f"{where}: entities.mentions[{index}] must be an object")
+        user_id = mention.get("id")
+        handle = mention.get("username")
+        if type(user_id) not in _STR_OR_NONE or type(handle) not in _STR_OR_NONE:
+            raise PostError(f"{where}: entities.mentions[{index}] must have string id and username")
+        found.append((user_id, handle))
+    return found
+
+
+def _v2_is_retweet(references: Any, where: str) -> bool:
+    if type(references) is not list:
+        raise PostError(f"{where}: referenced_tweets must be a list, got {_kind(references)}")
+    for reference in references:
         if type(reference) is not dict:
             raise PostError(f"{where}: referenced_tweets must hold objects")
         if reference.get("type") == "retweeted":
@@ -134,7 +190,9 @@ def _parse_v1(tweet: dict[str, Any]) -> Post:
         raise PostError(f"{where} has no text")
 
     user = _opt_dict(tweet, "user", where)
-    author = None if user is None else _author(user, "id_str", "screen_name", where)
+    author = (
+        None if user is None else _author(user, _v1_id(user, "id", where), "screen_name", where)
+    )
     complaint_id, revision = tweet_id, 0
     edits = _opt_dict(tweet, "edit_history", where)
     if edits is not None:
@@ -145,9 +203,7 @@ def _parse_v1(tweet: dict[str, Any]) -> Post:
         text=text,
         author_id=None if author is None else author["id"],
         author=author,
-        mentions=_mentions(
-            _opt_dict(extended or tweet, "entities", where), "user_mentions", "screen_name", where
-        ),
+        mentions=_v1_mentions(_opt_dict(extended or tweet, "entities", where), where),
         in_reply_to_user_id=_v1_id(tweet, "in_reply_to_user_id", where),
         is_retweet=_opt_dict(tweet, "retweeted_status", where) is not None,
         complaint_id=complaint_id,
@@ -158,35 +214,41 @@ def _parse_v1(tweet: dict[str, Any]) -> Post:
     )
 
 
-def _mentions(
-    entities: dict[str, Any] | None, field: str, handle_key: str, where: str
+def _v1_mentions(
+    entities: dict[str, Any] | None, where: str
 ) -> list[tuple[str | None, str | None]]:
-    """(user id, handle) of each mention entity, in order."""
-    mentions = _opt_list(entities, field, f"{where}: entities") if entities else None
+    mentions = _opt_list(entities, "user_mentions", f"{where}: entities") if entities else None
     found: list[tuple[str | None, str | None]] = []
     for index, mention in enumerate(mentions or ()):
         if type(mention) is not dict:
-            raise PostError(f"{where}: entities.{field}[{index}] must be an object")
-        handle = mention.get(handle_key)
-        if handle is not None and type(handle) is not str:
-            raise PostError(f"{where}: entities.{field}[{index}].{handle_key} must be a string")
+            raise PostError(f"{where}: entities.user_mentions[{index}] must be an object")
+        handle = mention.get("screen_name")
+        if type(handle) not in _STR_OR_NONE:
+            raise PostError(
+                f"{where}: entities.user_mentions[{index}].screen_name must be a string"
+            )
         found.append((_v1_id(mention, "id", where), handle))
     return found
 
 
-def _author(user: dict[str, Any], id_key: str, handle_key: str, where: str) -> Author:
-    """The author record from a v2 (`id`, `username`) or v1.1 (`id_str`, `screen_name`) user."""
-    user_id = _v1_id(user, "id", where) if id_key == "id_str" else user.get(id_key)
-    username = user.get(handle_key)
-    name = user.get("name")
-    verified = user.get("verified")
-    verified_type = user.get("verified_type")
-    if type(user_id) is not str or type(username) is not str or type(name) is not str:
-        raise PostError(f"{where}: author must have a string {id_key}, {handle_key} and name")
-    if verified is not None and type(verified) is not bool:
-        raise PostError(f"{where}: author {user_id}: verified must be true or false")
-    if verified_type is not None and type(verified_type) is not str:
-        raise PostError(f"{where}: author {user_id}: verified_type must be a string")
+def _author(user: dict[str, Any], user_id: Any, handle_key: str, where: str) -> Author:
+    """The author record from a v2 (`username`) or v1.1 (`screen_name`) user object."""
+    get = user.get
+    username = get(handle_key)
+    name = get("name")
+    verified = get("verified")
+    verified_type = get("verified_type")
+    if not (
+        type(user_id) is str
+        and type(username) is str
+        and type(name) is str
+        and type(verified) in _BOOL_OR_NONE
+        and type(verified_type) in _STR_OR_NONE
+    ):
+        raise PostError(
+            f"{where}: author must have a string id, {handle_key} and name, verified true or "
+            "false, and verified_type a string"
+        )
     return {
         "id": user_id,
         "username": username,
@@ -199,6 +261,8 @@ def _author(user: dict[str, Any], id_key: str, handle_key: str, where: str) -> A
 def _edit_chain(chain: Any, tweet_id: str, where: str) -> tuple[str, int]:
     """(complaint id, revision): X lists an edited post's ids oldest first, itself included."""
     if chain is None:
+        return tweet_id, 0
+    if type(chain) is list and len(chain) == 1 and chain[0] == tweet_id:
         return tweet_id, 0
     if type(chain) is not list or not chain or any(type(i) is not str for i in chain):
         raise PostError(f"{where}: the edit history must be a non-empty list of post ids")

@@ -15,6 +15,7 @@ from agents.route import Router
 from agents.verify import VerificationPolicy
 from streams.route_file import route_file
 from streams.settings import ENVIRONMENT, Settings
+from streams.synthetic import synthetic_lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated verification types to serve (default: $ADUAN_VERIFIED_TYPES)",
     )
     route.set_defaults(run=_run_route)
+
+    synthetic = commands.add_parser(
+        "synthetic",
+        help="write realistic synthetic mentions (X API v2 stream messages) as JSON Lines",
+    )
+    synthetic.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    synthetic.add_argument("--count", type=int, default=1000, help="mentions (default 1000)")
+    synthetic.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    synthetic.add_argument("--output", default="-", help="output file, or - for stdout (default)")
+    synthetic.set_defaults(run=_run_synthetic)
     return parser
 
 
@@ -78,6 +89,14 @@ def _run_route(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{total} events (registry {registry.version})", file=sys.stderr)
     for topic, count in sorted(counts.items()):
         print(f"  {topic:<40} {count:>9}", file=sys.stderr)
+    return 0
+
+
+def _run_synthetic(args: argparse.Namespace, settings: Settings) -> int:
+    registry = load_registry(args.agencies or settings.agencies)
+    with _open(args.output, "wb", "output") as sink:
+        for line in synthetic_lines(registry, args.count, args.seed):
+            sink.write(line + b"\n")
     return 0
 
 

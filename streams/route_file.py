@@ -15,10 +15,11 @@ def route_file(router: Router, source: BinaryIO, sink: BinaryIO) -> Counter[str]
     """Route every line of `source` in order, write one JSON line per event; count per topic."""
     counts: Counter[str] = Counter()
     batch: list[bytes] = []
+    route_line = router.route_line
     for number, raw in enumerate(source, start=1):
         if raw.isspace():
             continue
-        for topic, key, event in router.route_line(raw, number):
+        for topic, key, event in route_line(raw, number):
             counts[topic] += 1
             batch.append(encode_routed_line(topic, key, event))
         if len(batch) >= _BATCH:

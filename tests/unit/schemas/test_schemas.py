@@ -1,0 +1,99 @@
+"""The JSON Schema files under schemas/ match the records in schemas/events.py and the events
+the router really emits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, get_args
+
+import jsonschema
+import pytest
+
+from agents.registry import load_registry
+from agents.route import DEAD_LETTER_TOPIC, REJECTED_TOPIC, Router
+from agents.verify import VerificationPolicy
+from schemas.events import (
+    SCHEMA_VERSION,
+    Author,
+    Complaint,
+    DeadLetter,
+    Rejection,
+    RejectionReason,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+SCHEMAS = ROOT / "schemas"
+RECORDS = {"complaint": Complaint, "rejection": Rejection, "dead_letter": DeadLetter}
+
+
+def _schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    return schema
+
+
+@pytest.mark.parametrize("name", RECORDS)
+def test_schema_is_valid_draft_2020_12(name: str) -> None:
+    jsonschema.Draft202012Validator.check_schema(_schema(name))
+
+
+@pytest.mark.parametrize(("name", "record"), RECORDS.items())
+def test_schema_lists_exactly_the_record_fields(name: str, record: type) -> None:
+    schema = _schema(name)
+    fields = set(record.__annotations__)
+    assert set(schema["properties"]) == fields
+    assert set(schema["required"]) == fields
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+
+
+def test_author_schema_lists_exactly_the_author_fields() -> None:
+    author = _schema("complaint")["properties"]["author"]
+    assert set(author["properties"]) == set(Author.__annotations__)
+    assert set(author["required"]) == set(Author.__annotations__)
+
+
+def test_rejection_reasons_match_the_code() -> None:
+    assert _schema("rejection")["properties"]["reason"]["enum"] == list(get_args(RejectionReason))
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(
+        _schema(name), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def test_formats_used_by_the_schemas_are_checked() -> None:
+    checkers = jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers
+    assert {"date-time", "uri"} <= set(checkers)
+
+
+def test_every_event_of_the_sample_and_real_payloads_validates() -> None:
+    registry = load_registry(ROOT / "deploy" / "agencies.yaml")
+    router = Router(registry, VerificationPolicy(), seen=set())
+    validators = {name: _validator(name) for name in RECORDS}
+    inputs = [ROOT / "deploy" / "samples" / "mentions.jsonl"]
+    inputs += sorted((ROOT / "tests" / "fixtures" / "real").glob("*.jsonl"))
+    seen_topics = set()
+    for path in inputs:
+        for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+            for topic, _key, event in router.route_line(raw, number):
+                name = {DEAD_LETTER_TOPIC: "dead_letter", REJECTED_TOPIC: "rejection"}.get(
+                    topic, "complaint"
+                )
+                validators[name].validate(event)
+                seen_topics.add(name)
+    assert seen_topics == set(RECORDS)
+
+
+def test_a_wrong_event_is_refused_by_the_schema() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("rejection").validate(
+            {
+                "tweet_id": "1",
+                "reason": "spam",
+                "author_id": None,
+                "registry_version": "x",
+                "schema_version": SCHEMA_VERSION,
+            }
+        )
