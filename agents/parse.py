@@ -203,7 +203,11 @@ def _parse_v1(tweet: dict[str, Any]) -> Post:
         text=text,
         author_id=None if author is None else author["id"],
         author=author,
-        mentions=_v1_mentions(_opt_dict(extended or tweet, "entities", where), where),
+        mentions=_v1_mentions(
+            (extended and _opt_dict(extended, "entities", where))
+            or _opt_dict(tweet, "entities", where),
+            where,
+        ),
         in_reply_to_user_id=_v1_id(tweet, "in_reply_to_user_id", where),
         is_retweet=_opt_dict(tweet, "retweeted_status", where) is not None,
         complaint_id=complaint_id,
@@ -324,8 +328,14 @@ def _iso_utc(value: str, where: str) -> str:
             raise PostError(f"{where}: created_at {value!r:.40} is not a date-time") from None
     if parsed.tzinfo is None:
         raise PostError(f"{where}: created_at {value!r:.40} has no time zone")
-    if len(value) == 24 and value[10] == "T" and value[-1] == "Z":
-        return value
+    if (
+        len(value) == 24
+        and value[7] == "-"
+        and value[10] == "T"
+        and value[19] == "."
+        and value[-1] == "Z"
+    ):
+        return value  # already X's own form, e.g. 2022-10-07T22:42:12.000Z
     try:
         utc = parsed.astimezone(UTC)
     except OverflowError:
@@ -336,7 +346,8 @@ def _iso_utc(value: str, where: str) -> str:
 def _is_empty_page(document: dict[str, Any]) -> bool:
     """A search or timeline page with no results: X sends `meta` and leaves `data` out."""
     meta = document.get("meta")
-    return type(meta) is dict and meta.get("result_count") == 0
+    count = meta.get("result_count") if type(meta) is dict else None
+    return type(count) is int and count == 0
 
 
 def _kind(value: Any) -> str:

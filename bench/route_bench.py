@@ -78,18 +78,24 @@ def main() -> None:
             baseline_times.append(_timed(baseline))
             route_times.append(_timed(route))
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; input: {lines} lines, {size / 1e6:.1f} MB")  # fmt: skip
-    for label, times in (("baseline (orjson loads+dumps)", baseline_times),
-                         ("aduan route", route_times)):  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; input: {lines} lines, {size / 1e6:.1f} MB"
+    )
+    for label, times in (
+        ("baseline (orjson loads+dumps)", baseline_times),
+        ("aduan route", route_times),
+    ):
         walls = ", ".join(f"{wall:.2f}" for wall, _ in times)
         cpus = ", ".join(f"{cpu:.2f}" for _, cpu in times)
         print(f"{label:<30} wall s: {walls}   cpu s: {cpus}")
     best_wall = min(w for w, _ in route_times) / min(w for w, _ in baseline_times)
     best_cpu = min(c for _, c in route_times) / min(c for _, c in baseline_times)
     print(f"aduan route throughput: {lines / min(w for w, _ in route_times):,.0f} lines/s")
-    print(f"ratio route/baseline, best of {args.rounds}: wall {best_wall:.2f}x, "
-          f"cpu {best_cpu:.2f}x (target: at most 1.5x)")  # fmt: skip
+    print(
+        f"ratio route/baseline, best of {args.rounds}: wall {best_wall:.2f}x, "
+        f"cpu {best_cpu:.2f}x (target: at most 1.5x)"
+    )
 
 
 if __name__ == "__main__":

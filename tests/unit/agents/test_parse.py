@@ -162,8 +162,22 @@ def test_v2_text_is_preserved_exactly(text: str) -> None:
     assert only_post(raw).text == text
 
 
-def test_v2_created_at_with_offset_is_normalised_to_utc() -> None:
-    parsed = only_post(stream_line(make_post(created_at="2024-05-01T10:04:05+07:00")))
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        "2024-05-01T03:04:05.000Z",  # as X API v2 writes it
+        "2024-05-01T10:04:05+07:00",
+        "2024-05-01T03:04:05.000+00:00",
+        "2024-05-01T03:04:05Z",
+        "2024-05-01 03:04:05.000Z",
+        # Other ISO 8601 spellings of the same instant (a decimal comma, a week date) must come
+        # out in the one form consumers are promised, like every other spelling does.
+        "2024-05-01T03:04:05,000Z",
+        "2024-W18-3T03:04:05.000Z",
+    ],
+)
+def test_v2_created_at_is_normalised_to_utc(created_at: str) -> None:
+    parsed = only_post(stream_line(make_post(created_at=created_at)))
     assert parsed.created_at == "2024-05-01T03:04:05.000Z"
 
 
@@ -231,6 +245,13 @@ def test_page_with_a_bad_post_judges_each_post_on_its_own() -> None:
 def test_empty_page_yields_nothing() -> None:
     assert parse_line(b'{"data": [], "meta": {"result_count": 0}}') == []
     assert parse_line(b'{"meta": {"result_count": 0}}') == []
+
+
+@pytest.mark.parametrize("count", [b"false", b"0.0", b'"0"', b"null", b"3"])
+def test_meta_without_a_zero_result_count_is_not_an_empty_page(count: bytes) -> None:
+    # Only X's own empty page (`result_count: 0`, no `data`) may be skipped without a trace.
+    bad = only_malformed(b'{"meta": {"result_count": ' + count + b"}}")
+    assert "no recognisable shape" in bad.error
 
 
 def test_page_with_bad_includes_is_one_malformed() -> None:
@@ -306,6 +327,18 @@ def test_v1_extended_tweet_full_text_and_mentions() -> None:
     assert parsed.mentions == [(KEJATI_ID, KEJATI_HANDLE), (PT_ID, PT_HANDLE)]
 
 
+def test_v1_extended_tweet_without_entities_keeps_the_tweet_mentions() -> None:
+    # Either entity list addresses the post; an archive may have trimmed extended_tweet.entities.
+    tweet = make_v1_tweet(
+        "@KejatiJateng tolong…", mentions=[(KEJATI_ID, KEJATI_HANDLE)], extended_text="x"
+    )
+    del tweet["extended_tweet"]["entities"]
+    tweet["extended_tweet"]["full_text"] = "@KejatiJateng tolong " + "y" * 200
+    parsed = only_post(v1_line(tweet))
+    assert parsed.text == "@KejatiJateng tolong " + "y" * 200
+    assert parsed.mentions == [(KEJATI_ID, KEJATI_HANDLE)]
+
+
 def test_v1_full_text_over_text() -> None:
     tweet = make_v1_tweet("lengkap", full_text=True)
     tweet["text"] = "terpotong"
@@ -350,7 +383,6 @@ def test_v1_tweet_without_user_has_unknown_author() -> None:
         (b"this is not json", "not valid JSON"),
         (b'{"data": {"id": "1", "text": "abc\xff\xfe"}}', "not valid JSON"),
         (b'{"data": ', "not valid JSON"),
-        (b"", "not valid JSON"),
         (b"[1, 2]", "expected a JSON object, got list"),
         (b'"a string"', "expected a JSON object, got str"),
         (b"null", "expected a JSON object, got null"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -47,6 +49,7 @@ from tests.unit.agents.factories import (
     v1_line,
 )
 
+UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 REGISTRY = build_registry()
 VERSION = REGISTRY.version
 
@@ -646,3 +649,102 @@ def test_registry_version_is_stamped_on_every_event() -> None:
     rt = make_post(id="1790000000000000081", referenced_tweets=[("retweeted", "1")])
     emits = route(router, page_line([post, rt]), 1)
     assert [e["registry_version"] for _t, _k, e in emits] == [other.version] * 2
+
+
+# --- real payloads -----------------------------------------------------------------------------
+
+REAL = Path(__file__).parents[2] / "fixtures" / "real"
+# Accounts that the real v1.1 tweets mention, each standing in for an agency.
+REAL_REGISTRY = build_registry(
+    """\
+agencies:
+  - id: shrek
+    name: Not From Shrek
+    accounts:
+      - id: "2382763597"
+        username: notFromShrek
+  - id: twitter
+    name: Twitter
+    accounts:
+      - id: "783214"
+        username: Twitter
+      - id: "16958875"
+        username: Gnip
+  - id: budd
+    name: Eric Budd
+    accounts:
+      - id: "43194865"
+        username: ericmbudd
+""",
+    source="real",
+)
+
+
+def real_lines(name: str) -> list[bytes]:
+    return (REAL / name).read_bytes().splitlines(keepends=True)
+
+
+def route_all(router: Router, lines: list[bytes]) -> list[tuple[str, str | None, Any]]:
+    return [emit for number, raw in enumerate(lines, 1) for emit in route(router, raw, number)]
+
+
+def test_real_v1_tweets_as_delivered() -> None:
+    router = make_router(REAL_REGISTRY)
+    emits = route_all(router, real_lines("v1_original_format.jsonl"))
+    # Every author in the file is unverified; three of the tweets are retweets.
+    assert (
+        sorted(event["reason"] for _t, _k, event in emits)
+        == ["retweet"] * 3 + ["unverified_author"] * 22
+    )
+
+
+def test_real_v1_tweets_by_a_verified_author_route_by_their_entities() -> None:
+    router = make_router(REAL_REGISTRY)
+    by_tweet: dict[str, list[tuple[str, Any]]] = {}
+    texts: dict[str, str] = {}
+    for number, raw in enumerate(real_lines("v1_original_format.jsonl"), 1):
+        tweet = orjson.loads(raw)
+        tweet["user"]["verified"] = True  # the only change to the real payload
+        texts[tweet["id_str"]] = (tweet.get("extended_tweet") or tweet).get("full_text") or tweet[
+            "text"
+        ]
+        for topic, key, event in route(router, orjson.dumps(tweet), number):
+            assert topic != DEAD_LETTER_TOPIC, event
+            assert key == tweet["id_str"]
+            by_tweet.setdefault(tweet["id_str"], []).append((topic, event))
+
+    def topics_of(tweet_id: str) -> list[str]:
+        return [topic for topic, _event in by_tweet[tweet_id]]
+
+    assert len(by_tweet) == 25
+    # A reply that also mentions the account it replies to.
+    assert topics_of("867837275152842752") == ["complaints.shrek"]
+    # Extended (long) tweets: the routed text is extended_tweet.full_text, whose entities list
+    # mentions beyond the first 140 characters.
+    assert topics_of("867473446648676352") == ["complaints.shrek", "complaints.budd"]
+    event = by_tweet["867473446648676352"][1][1]
+    assert event["co_addressed"] == ["shrek"]
+    assert event["text"] == texts["867473446648676352"]
+    assert len(event["text"]) > 140
+    # @Gnip and @Twitter are two accounts of one agency: one event.
+    assert topics_of("867471067178090496") == ["complaints.shrek", "complaints.twitter"]
+    retweets = [t for t, emitted in by_tweet.items() if emitted[0][0] == REJECTED_TOPIC]
+    assert sorted(retweets) == ["867475059358683136", "867478374385557508", "867478524235366400"]
+    assert all(by_tweet[t][0][1]["reason"] == "retweet" for t in retweets)
+    unrouted = [t for t, emitted in by_tweet.items() if emitted[0][0] == UNROUTED_TOPIC]
+    assert len(unrouted) == 25 - 3 - 5
+    for tweet_id, emitted in by_tweet.items():
+        for topic, event in emitted:
+            if topic != REJECTED_TOPIC:
+                assert event["text"] == texts[tweet_id]
+                assert event["author"]["id"] == "815279070241955840"
+                assert UTC_TIME.fullmatch(event["created_at"])
+
+
+def test_real_v2_pages_without_expansions_have_unknown_authors() -> None:
+    router = make_router(REAL_REGISTRY)
+    emits = route_all(router, real_lines("v2_pages.jsonl"))
+    assert DEAD_LETTER_TOPIC not in topics(emits)
+    reasons = sorted(event["reason"] for _t, _k, event in emits)
+    # The tweet lookup responses repeat a post of the search page: the second copy is a duplicate.
+    assert reasons == ["duplicate"] + ["unknown_author"] * 22

@@ -96,6 +96,14 @@ def test_renamed_agency_is_still_reached_by_id() -> None:
     assert tag_v2("@KejatiJatengBaru halo", mentions=mentions) == ["kejati-jateng"]
 
 
+def test_handles_swapped_between_agencies_route_by_id() -> None:
+    mentions = [(KEJATI_ID, PT_HANDLE), (PT_ID, KEJATI_HANDLE)]
+    assert tag_v2("@PT_Semarang @KejatiJateng", mentions=mentions) == [
+        "kejati-jateng",
+        "pt-semarang",
+    ]
+
+
 def test_mention_without_id_matches_username_case_insensitively() -> None:
     mentions = [(None, "KEJATIjateng"), (None, "pt_semarang")]
     assert tag_v2("@KEJATIjateng @pt_semarang", mentions=mentions) == [
