@@ -128,7 +128,11 @@ def _v2_post(post: dict[str, Any], users: dict[str, dict[str, Any]], where: str)
         raise PostError(f"{where}: post {tweet_id} has no text")
 
     user = users.get(author_id) if author_id is not None else None
-    complaint_id, revision = _edit_chain(get("edit_history_tweet_ids"), tweet_id, where)
+    chain = get("edit_history_tweet_ids")
+    if chain is None or (type(chain) is list and len(chain) == 1 and chain[0] == tweet_id):
+        complaint_id, revision = tweet_id, 0  # not edited: by far the most common case
+    else:
+        complaint_id, revision = _edit_chain(chain, tweet_id, where)
     references = get("referenced_tweets")
     return Post(
         tweet_id,
@@ -265,8 +269,6 @@ def _author(user: dict[str, Any], user_id: Any, handle_key: str, where: str) -> 
 def _edit_chain(chain: Any, tweet_id: str, where: str) -> tuple[str, int]:
     """(complaint id, revision): X lists an edited post's ids oldest first, itself included."""
     if chain is None:
-        return tweet_id, 0
-    if type(chain) is list and len(chain) == 1 and chain[0] == tweet_id:
         return tweet_id, 0
     if type(chain) is not list or not chain or any(type(i) is not str for i in chain):
         raise PostError(f"{where}: the edit history must be a non-empty list of post ids")

@@ -52,6 +52,7 @@ class Router:
         self.registry = registry
         self.policy = policy
         self.seen = seen
+        self._topics = {agency: complaint_topic(agency) for agency in registry.agency_ids}
 
     def route_line(self, raw: bytes, line: int | None) -> list[Emit]:
         """Events for one input line (`line` is its number, for dead letters)."""
@@ -75,16 +76,21 @@ class Router:
             }
             emits.append((REJECTED_TOPIC, post.tweet_id, rejection))
             return
-        author = verdict
-        key = post.complaint_id
         agencies = addressed_agencies(post, self.registry)
         if not agencies:
-            emits.append((UNROUTED_TOPIC, key, self._complaint(post, author, None, [])))
+            emits.append((UNROUTED_TOPIC, post.complaint_id, self._complaint(post, verdict, None)))
             return
-        for agency in agencies:
-            others = [other for other in agencies if other != agency]
-            complaint = self._complaint(post, author, agency, others)
-            emits.append((complaint_topic(agency), key, complaint))
+        first = self._complaint(post, verdict, agencies[0])
+        for index, agency in enumerate(agencies):
+            complaint = first
+            if index:
+                # The same post for another agency: copying is cheaper than rebuilding.
+                complaint = first.copy()
+                complaint["event_id"] = f"{post.complaint_id}:{post.revision}:{agency}"
+                complaint["agency_id"] = agency
+            if len(agencies) > 1:
+                complaint["co_addressed"] = [other for other in agencies if other != agency]
+            emits.append((self._topics[agency], post.complaint_id, complaint))
 
     def _judge(self, post: Post) -> RejectionReason | Author:
         """The reason to reject the post, or its author when it is to be served."""
@@ -102,16 +108,14 @@ class Router:
             return "unverified_author"
         return author
 
-    def _complaint(
-        self, post: Post, author: Author, agency: str | None, others: list[str]
-    ) -> Complaint:
+    def _complaint(self, post: Post, author: Author, agency: str | None) -> Complaint:
         return {
             "event_id": f"{post.complaint_id}:{post.revision}:{agency or 'unrouted'}",
             "complaint_id": post.complaint_id,
             "tweet_id": post.tweet_id,
             "revision": post.revision,
             "agency_id": agency,
-            "co_addressed": others,
+            "co_addressed": [],
             "author": author,
             "text": post.text,
             "lang": post.lang,

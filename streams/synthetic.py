@@ -25,6 +25,8 @@ SHARE_AGENCY_AUTHOR = 0.01
 SHARE_EDIT = 0.02
 SHARE_LONG = 0.02
 SHARE_REDELIVERED = 0.01
+SHARE_PHOTO = 0.35
+"""Complaints often carry a photo as evidence: a t.co link and a media key."""
 SHARE_TRUNCATED = 0.002
 """A line cut short, as an archiver that crashed mid-write leaves it."""
 
@@ -108,25 +110,28 @@ def _message(
     )
     prefix = " ".join(f"@{account.username}" for account in handles)
     text = f"{prefix} {complaint}{rng.choice(_CLOSINGS)}".strip()
+    media_key = f"3_{int(tweet_id) - rng.randrange(1, 10**6)}"
+    if rng.random() < SHARE_PHOTO:
+        text += f" https://t.co/{_short_code(rng)}"
 
     post: dict[str, Any] = {
         "id": tweet_id,
-        "text": text,
         "author_id": author["id"],
         "conversation_id": tweet_id,
         "created_at": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "lang": "in",
         "edit_history_tweet_ids": [tweet_id],
-        "entities": {"mentions": _mention_entities(text, handles)},
     }
+    if "https://t.co/" in text:
+        post["attachments"] = {"media_keys": [media_key]}
     if handles and rng.random() < SHARE_REPLY:
         post["in_reply_to_user_id"] = handles[0].id
         post["conversation_id"] = str(int(tweet_id) - rng.randrange(1, 10**9))
         post["referenced_tweets"] = [{"type": "replied_to", "id": post["conversation_id"]}]
     elif rng.random() < SHARE_RETWEET:
-        original = str(int(tweet_id) - rng.randrange(1, 10**9))
-        post["text"] = f"RT @{author['username']}: {text}"[:280]
-        post["referenced_tweets"] = [{"type": "retweeted", "id": original}]
+        original = rng.choice(citizens)
+        text = f"RT @{original['username']}: {text}"[:280]
+        post["referenced_tweets"] = [{"type": "retweeted", "id": str(int(tweet_id) - 10**9)}]
     if rng.random() < SHARE_EDIT:
         first_id = str(int(tweet_id) - rng.randrange(1, 10**6))
         post["edit_history_tweet_ids"] = [first_id, tweet_id]
@@ -135,11 +140,10 @@ def _message(
             rng.choice(_COMPLAINTS).format(place=rng.choice(_PLACES), n=3, k=2, amount="50.000")
             for _ in range(4)
         )
-        post["note_tweet"] = {
-            "text": long_text,
-            "entities": {"mentions": _mention_entities(long_text, handles)},
-        }
-        post["text"] = long_text[:277] + "…"
+        post["note_tweet"] = {"text": long_text, "entities": _entities(long_text, handles)}
+        text = long_text[:277] + "…"
+    post["text"] = text
+    post["entities"] = _entities(text, handles, author["username"], tweet_id, media_key)
     return {
         "data": post,
         "includes": {"users": [author]},
@@ -147,16 +151,45 @@ def _message(
     }
 
 
-def _mention_entities(text: str, handles: list[Account]) -> list[dict[str, Any]]:
-    entities = []
+def _entities(
+    text: str, handles: list[Account], username: str = "", tweet_id: str = "", media_key: str = ""
+) -> dict[str, list[dict[str, Any]]]:
+    """The entities X API v2 attaches to `text`: mentions, hashtags, photo links, places."""
+    entities: dict[str, list[dict[str, Any]]] = {"mentions": []}
     for account in handles:
         start = text.find(f"@{account.username}")
         if start >= 0:
-            end = start + 1 + len(account.username)
-            entities.append(
-                {"start": start, "end": end, "username": account.username, "id": account.id}
-            )
+            entities["mentions"].append(
+                {"start": start, "end": start + 1 + len(account.username),
+                 "username": account.username, "id": account.id}
+            )  # fmt: skip
+    tags = [word for word in text.split() if word.startswith("#")]
+    if tags:
+        entities["hashtags"] = [
+            {"start": text.find(tag), "end": text.find(tag) + len(tag), "tag": tag[1:]}
+            for tag in tags
+        ]
+    link = text.find("https://t.co/")
+    if link >= 0 and media_key:
+        code = text[link + 13 : link + 23]
+        entities["urls"] = [
+            {"start": link, "end": link + 23, "url": text[link : link + 23],
+             "expanded_url": f"https://x.com/{username}/status/{tweet_id}/photo/1",
+             "display_url": f"pic.x.com/{code}", "media_key": media_key}
+        ]  # fmt: skip
+    places = [(text.find(f" {place}") + 1, place) for place in _PLACES if f" {place}" in text]
+    if places:
+        entities["annotations"] = [
+            {"start": start, "end": start + len(place) - 1,
+             "probability": 0.9, "type": "Place", "normalized_text": place}
+            for start, place in places
+        ]  # fmt: skip
     return entities
+
+
+def _short_code(rng: random.Random) -> str:
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+                   for _ in range(10))  # fmt: skip
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
