@@ -29,7 +29,8 @@ def parse_line(raw: bytes) -> list[Post | Malformed]:
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return [Malformed(f"not valid JSON: {exc}", _text(raw))]
+        # orjson counts lines and columns within this one document; the character is clearer.
+        return [Malformed(f"not valid JSON: {exc.msg} at character {exc.pos}", _text(raw))]
     if type(document) is not dict:
         return [Malformed(f"expected a JSON object, got {_kind(document)}", _text(raw))]
     try:
@@ -81,13 +82,10 @@ def _v2_users(includes: Any) -> dict[str, dict[str, Any]]:
         return {}
     if type(users) is not list:
         raise PostError(f"includes.users must be a list, got {_kind(users)}")
-    by_id: dict[str, dict[str, Any]] = {}
-    for index, user in enumerate(users):
-        user_id = user.get("id") if type(user) is dict else None
-        if type(user_id) is not str:
-            raise PostError(f"includes.users[{index}] must be a user object with a string id")
-        by_id[user_id] = user
-    return by_id
+    # An entry without a string id can be nobody's author: skip it rather than sink the page.
+    return {
+        user["id"]: user for user in users if type(user) is dict and type(user.get("id")) is str
+    }
 
 
 def _v2_post(post: dict[str, Any], users: dict[str, dict[str, Any]], where: str) -> Post:
@@ -99,7 +97,8 @@ def _v2_post(post: dict[str, Any], users: dict[str, dict[str, Any]], where: str)
     lang = get("lang")
     created_at = get("created_at")
     conversation_id = get("conversation_id")
-    # One combined check on the hot path; the slow path below only names the culprit.
+    # One combined check on the hot path; the slow path below only names the culprit, so both
+    # must list the same fields (`_V2_STRING_FIELDS`).
     if not (
         type(tweet_id) is str
         and tweet_id.isdigit()
@@ -125,7 +124,7 @@ def _v2_post(post: dict[str, Any], users: dict[str, dict[str, Any]], where: str)
         if note.get("entities") is not None:
             mentions += _v2_mentions(note["entities"], f"{where}: note_tweet")
     if type(text) is not str:
-        raise PostError(f"{where}: post {tweet_id} has no text")
+        raise PostError(_text_error(text, f"{where}: post {tweet_id}"))
 
     user = users.get(author_id) if author_id is not None else None
     chain = get("edit_history_tweet_ids")
@@ -191,7 +190,7 @@ def _parse_v1(tweet: dict[str, Any]) -> Post:
     if text is None:
         text = tweet.get("text")
     if type(text) is not str:
-        raise PostError(f"{where} has no text")
+        raise PostError(_text_error(text, where))
 
     user = _opt_dict(tweet, "user", where)
     author = (
@@ -207,11 +206,7 @@ def _parse_v1(tweet: dict[str, Any]) -> Post:
         text=text,
         author_id=None if author is None else author["id"],
         author=author,
-        mentions=_v1_mentions(
-            (extended and _opt_dict(extended, "entities", where))
-            or _opt_dict(tweet, "entities", where),
-            where,
-        ),
+        mentions=_v1_mentions(extended, where) or _v1_mentions(tweet, where),
         in_reply_to_user_id=_v1_id(tweet, "in_reply_to_user_id", where),
         is_retweet=_opt_dict(tweet, "retweeted_status", where) is not None,
         complaint_id=complaint_id,
@@ -222,9 +217,9 @@ def _parse_v1(tweet: dict[str, Any]) -> Post:
     )
 
 
-def _v1_mentions(
-    entities: dict[str, Any] | None, where: str
-) -> list[tuple[str | None, str | None]]:
+def _v1_mentions(source: dict[str, Any] | None, where: str) -> list[tuple[str | None, str | None]]:
+    """`entities.user_mentions` of a v1.1 tweet or of its `extended_tweet`."""
+    entities = _opt_dict(source, "entities", where) if source else None
     mentions = _opt_list(entities, "user_mentions", f"{where}: entities") if entities else None
     found: list[tuple[str | None, str | None]] = []
     for index, mention in enumerate(mentions or ()):
@@ -248,14 +243,18 @@ def _author(user: dict[str, Any], user_id: Any, handle_key: str, where: str) -> 
     verified_type = get("verified_type")
     if not (
         type(user_id) is str
+        and user_id.isdigit()
+        and user_id.isascii()
         and type(username) is str
+        and username.replace("_", "").isalnum()
+        and username.isascii()
         and type(name) is str
         and type(verified) in _BOOL_OR_NONE
         and type(verified_type) in _STR_OR_NONE
     ):
         raise PostError(
-            f"{where}: author must have a string id, {handle_key} and name, verified true or "
-            "false, and verified_type a string"
+            f"{where}: author must have a numeric string id, a {handle_key} of letters, digits "
+            "and '_', a string name, verified true or false, and verified_type a string"
         )
     return {
         "id": user_id,
@@ -270,7 +269,7 @@ def _edit_chain(chain: Any, tweet_id: str, where: str) -> tuple[str, int]:
     """(complaint id, revision): X lists an edited post's ids oldest first, itself included."""
     if chain is None:
         return tweet_id, 0
-    if type(chain) is not list or not chain or any(type(i) is not str for i in chain):
+    if type(chain) is not list or not chain or not all(_is_id(i) for i in chain):
         raise PostError(f"{where}: the edit history must be a non-empty list of post ids")
     try:
         return chain[0], chain.index(tweet_id)
@@ -278,16 +277,19 @@ def _edit_chain(chain: Any, tweet_id: str, where: str) -> tuple[str, int]:
         raise PostError(f"{where}: the edit history does not contain post {tweet_id}") from None
 
 
+def _is_id(value: Any) -> bool:
+    """X ids are decimal strings; they end up in keys and URLs."""
+    return type(value) is str and value.isdigit() and value.isascii()
+
+
 def _tweet_id(value: Any, where: str) -> str:
-    if type(value) is not str or not value.isdigit() or not value.isascii():
+    if not _is_id(value):
         raise PostError(f"{where}: post id must be a string of digits, got {value!r:.40}")
-    return value
+    return str(value)
 
 
 def _v1_id(obj: dict[str, Any], field: str, where: str) -> str | None:
-    """`<field>_str` when present (v1.1): the number loses precision in JavaScript clients.
-
-    On v2 objects, which have no `_str` twin, this reads `<field>` itself, a string."""
+    """`<field>_str` when present: the number loses precision in JavaScript clients."""
     value = obj.get(field + "_str")
     if value is None:
         value = obj.get(field)
@@ -350,6 +352,14 @@ def _is_empty_page(document: dict[str, Any]) -> bool:
     meta = document.get("meta")
     count = meta.get("result_count") if type(meta) is dict else None
     return type(count) is int and count == 0
+
+
+def _text_error(text: Any, where: str) -> str:
+    return (
+        f"{where} has no text"
+        if text is None
+        else f"{where}: text must be a string, not {_kind(text)}"
+    )
 
 
 def _kind(value: Any) -> str:

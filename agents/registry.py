@@ -69,7 +69,10 @@ def parse_registry(text: str, source: str) -> Registry:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RegistryError(f"{source}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise RegistryError(f"{source}: not valid YAML{where}: {problem}") from None
     if not isinstance(document, dict) or not isinstance(document.get("agencies"), list):
         raise RegistryError(f"{source}: expected a mapping with an 'agencies' list at the top")
     if not document["agencies"]:
@@ -79,26 +82,32 @@ def parse_registry(text: str, source: str) -> Registry:
         raise RegistryError(f"{source}: unknown top-level key(s) {sorted(extra)}; only 'agencies'")
 
     agencies: list[Agency] = []
+    agency_ids: set[str] = set()
     by_account_id: dict[str, str] = {}
     by_username: dict[str, str] = {}
     for index, entry in enumerate(document["agencies"]):
         agency = _parse_agency(entry, f"{source}: agencies[{index}]")
         where = f"{source}: agencies[{index}] (id {agency.id!r})"
-        if any(agency.id == seen.id for seen in agencies):
+        if agency.id in agency_ids:
             raise RegistryError(f"{where}: agency id is used twice; agency ids must be unique")
+        agency_ids.add(agency.id)
         for account in agency.accounts:
             owner = by_account_id.get(account.id)
             if owner is not None:
                 raise RegistryError(
-                    f"{where}: account id {account.id!r} is already claimed by agency {owner!r}; "
-                    "an X account belongs to exactly one agency"
+                    f"{where}: account id {account.id!r} is listed twice in this agency"
+                    if owner == agency.id
+                    else f"{where}: account id {account.id!r} is already claimed by agency "
+                    f"{owner!r}; an X account belongs to exactly one agency"
                 )
             by_account_id[account.id] = agency.id
             handle = account.username.lower()
             owner = by_username.get(handle)
             if owner is not None:
                 raise RegistryError(
-                    f"{where}: username {account.username!r} is already claimed by agency "
+                    f"{where}: username {account.username!r} is listed twice in this agency"
+                    if owner == agency.id
+                    else f"{where}: username {account.username!r} is already claimed by agency "
                     f"{owner!r}; an X handle belongs to exactly one account"
                 )
             by_username[handle] = agency.id

@@ -84,7 +84,8 @@ class Router:
         for index, agency in enumerate(agencies):
             complaint = first
             if index:
-                # The same post for another agency: copying is cheaper than rebuilding.
+                # The same post for another agency: copying is cheaper than rebuilding. The copy
+                # is shallow (one `author` dict for all): events are read-only once emitted.
                 complaint = first.copy()
                 complaint["event_id"] = f"{post.complaint_id}:{post.revision}:{agency}"
                 complaint["agency_id"] = agency

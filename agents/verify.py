@@ -5,20 +5,23 @@ X's `verified_type` values today (X API v2 user field):
 - `business`: a Verified Organization (gold check), a paid organisation subscription.
 - `government`: a government or multilateral organisation or official (grey check).
 - `none`: not verified.
-`legacy` is ours, not X's: `verified: true` with no `verified_type`, as in v1.1 archives from
-before 2023, when the blue check meant an identity reviewed by Twitter.
+`legacy` is ours, not X's: `verified: true` with no `verified_type` (or `none`, or a type newer than
+this code), as in v1.1 archives from before 2023, when the blue check meant an identity reviewed by
+Twitter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from agents.errors import ConfigError
+from schemas.events import Author
 
 VerifiedType = Literal["blue", "business", "government", "legacy"]
 VERIFIED_TYPES: frozenset[str] = frozenset(get_args(VerifiedType))
+X_TYPES = frozenset({"blue", "business", "government"})
 DEFAULT_VERIFIED_TYPES: frozenset[str] = VERIFIED_TYPES
 
 
@@ -45,11 +48,11 @@ class VerificationPolicy:
             )
         return cls(accepted)
 
-    def is_verified(self, user: Mapping[str, object]) -> bool:
-        """Judge an X user object (v2 or v1.1 shape; both carry `verified` and `verified_type`)."""
-        verified_type = user.get("verified_type")
-        if verified_type is not None and verified_type != "none":
+    def is_verified(self, author: Author) -> bool:
+        verified_type = author["verified_type"]
+        if verified_type in X_TYPES:
             # A known type decides on its own: `verified: true` must not let a blue check through
             # a government-only policy.
             return verified_type in self.accepted
-        return user.get("verified") is True and "legacy" in self.accepted
+        # No type, `none`, or a type X added after this code: only the `verified` flag is left.
+        return author["verified"] and "legacy" in self.accepted

@@ -1,8 +1,8 @@
-"""JSON encoding of events (orjson) and of the `aduan route` output lines."""
+"""JSON encoding (orjson) of the `aduan route` output lines."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import orjson
 
@@ -17,16 +17,7 @@ class RoutedLine(TypedDict):
     value: Event
 
 
-def encode_event(event: Event) -> bytes:
-    return orjson.dumps(event)
-
-
 def encode_routed_line(topic: str, key: str | None, event: Event) -> bytes:
     """`{"topic": ..., "key": ..., "value": ...}` and a newline."""
     line: RoutedLine = {"topic": topic, "key": key, "value": event}
     return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
-
-
-def decode(data: bytes | str) -> Any:
-    """Parse JSON; raises `orjson.JSONDecodeError` (a `ValueError`) on bad input."""
-    return orjson.loads(data)

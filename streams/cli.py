@@ -33,6 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open("/dev/null", "w")  # noqa: SIM115
         return 0
+    except OSError as exc:
+        # A read or write failing midway (disk full, I/O error): say so without a traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"aduan {args.command}:{where} {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return code
 
 
@@ -70,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write realistic synthetic mentions (X API v2 stream messages) as JSON Lines",
     )
     synthetic.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
-    synthetic.add_argument("--count", type=int, default=1000, help="mentions (default 1000)")
+    synthetic.add_argument("--count", type=_positive, default=1000, help="mentions (default 1000)")
     synthetic.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     synthetic.add_argument("--output", default="-", help="output file, or - for stdout (default)")
     synthetic.set_defaults(run=_run_synthetic)
@@ -84,9 +89,9 @@ def _run_route(args: argparse.Namespace, settings: Settings) -> int:
         policy = VerificationPolicy.from_names(args.verified_types.split(","), "--verified-types")
     router = Router(registry, policy, seen=set())
     with _open(args.input, "rb", "input") as source, _open(args.output, "wb", "output") as sink:
-        counts = route_file(router, source, sink)
+        lines, counts = route_file(router, source, sink)
     total = sum(counts.values())
-    print(f"{total} events (registry {registry.version})", file=sys.stderr)
+    print(f"{lines} lines -> {total} events (registry {registry.version})", file=sys.stderr)
     for topic, count in sorted(counts.items()):
         print(f"  {topic:<40} {count:>9}", file=sys.stderr)
     return 0
@@ -100,8 +105,16 @@ def _run_synthetic(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 @contextlib.contextmanager
 def _open(name: str, mode: str, role: str) -> Iterator[BinaryIO]:
+    """`name` opened for `role`, `-` meaning stdin/stdout."""
     if name == "-":
         stream = sys.stdin.buffer if "r" in mode else sys.stdout.buffer
         yield stream
@@ -110,6 +123,6 @@ def _open(name: str, mode: str, role: str) -> Iterator[BinaryIO]:
     try:
         handle: BinaryIO = open(name, mode)  # type: ignore[assignment]  # noqa: SIM115
     except OSError as exc:
-        raise AduanError(f"cannot open {role} {name}: {exc.strerror}") from None
+        raise AduanError(f"cannot open {role} {name}: {exc.strerror or exc}") from None
     with handle:
         yield handle

@@ -11,10 +11,13 @@ from schemas.codec import encode_routed_line
 _BATCH = 4096
 
 
-def route_file(router: Router, source: BinaryIO, sink: BinaryIO) -> Counter[str]:
-    """Route every line of `source` in order, write one JSON line per event; count per topic."""
+def route_file(router: Router, source: BinaryIO, sink: BinaryIO) -> tuple[int, Counter[str]]:
+    """Route every line of `source` in order and write one JSON line per event.
+
+    Returns the number of lines read and the number of events per topic."""
     counts: Counter[str] = Counter()
     batch: list[bytes] = []
+    number = 0
     route_line = router.route_line
     for number, raw in enumerate(source, start=1):
         if raw.isspace():
@@ -26,4 +29,4 @@ def route_file(router: Router, source: BinaryIO, sink: BinaryIO) -> Counter[str]
             sink.write(b"".join(batch))
             batch.clear()
     sink.write(b"".join(batch))
-    return counts
+    return number, counts

@@ -1,5 +1,5 @@
 """Realistic synthetic mentions: Indonesian complaints to the registry's agencies, as X API v2
-filtered-stream messages. Feeds the sample file, the benchmarks and `aduan produce --synthetic`.
+filtered-stream messages. Feeds the sample file and the benchmarks.
 
 The shares below are guesses from public complaint threads to Central Java agencies, not
 measurements; they only need to exercise every path at a plausible mix.

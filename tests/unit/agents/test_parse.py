@@ -254,9 +254,17 @@ def test_meta_without_a_zero_result_count_is_not_an_empty_page(count: bytes) -> 
     assert "no recognisable shape" in bad.error
 
 
-def test_page_with_bad_includes_is_one_malformed() -> None:
-    raw = orjson.dumps({"data": [make_post(), make_post()], "includes": {"users": [{"id": 5}]}})
-    assert "includes.users[0]" in only_malformed(raw).error
+def test_page_with_broken_includes_is_one_malformed() -> None:
+    raw = orjson.dumps({"data": [make_post(), make_post()], "includes": {"users": {"id": "5"}}})
+    assert "includes.users must be a list" in only_malformed(raw).error
+
+
+def test_a_user_entry_without_id_is_nobodys_author_and_sinks_no_post() -> None:
+    first, second = make_post(id="1790000000000000101"), make_post(id="1790000000000000102")
+    raw = orjson.dumps({"data": [first, second], "includes": {"users": [{"id": 5}, make_user()]}})
+    posts = parse_line(raw)
+    assert [p.tweet_id for p in posts if isinstance(p, Post)] == [first["id"], second["id"]]
+    assert all(isinstance(p, Post) and p.author is not None for p in posts)
 
 
 # --- v1.1 --------------------------------------------------------------------------------------
@@ -411,7 +419,7 @@ def test_malformed_keeps_invalid_utf8_visible_in_raw() -> None:
         ("id", "", "post id must be a string of digits"),
         ("id", "١٢٣", "post id must be a string of digits"),  # Arabic-Indic digits
         ("text", None, "has no text"),
-        ("text", 5, "has no text"),
+        ("text", 5, "text must be a string, not int"),
         ("author_id", 5, "author_id must be a string"),
         ("lang", ["in"], "lang must be a string"),
         ("conversation_id", 1, "conversation_id must be a string"),
@@ -500,3 +508,44 @@ def test_v1_tweet_with_wrong_field_is_malformed(mutate: object, error: str) -> N
     mutate(tweet)  # type: ignore[operator]
     bad = only_malformed(v1_line(tweet))
     assert re.search(error, bad.error), bad.error
+
+
+# --- values that end up in keys, URLs and the published schema ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "post_fields"),
+    [
+        ({"id": "u9"}, {"author_id": "u9"}),
+        ({"username": "warga semarang"}, {}),
+        ({"username": "warga/../x"}, {}),
+    ],
+)
+def test_author_id_and_username_must_fit_ids_and_urls(
+    user: dict[str, str], post_fields: dict[str, str]
+) -> None:
+    post = make_post(**post_fields)  # type: ignore[arg-type]
+    bad = only_malformed(stream_line(post, [{**make_user(), **user}]))
+    assert "author must have a numeric string id, a username of letters" in bad.error
+
+
+def test_edit_history_ids_must_be_post_ids() -> None:
+    post = make_post(
+        id="1790000000000000501", edit_history_tweet_ids=["abc", "1790000000000000501"]
+    )
+    assert (
+        "edit history must be a non-empty list of post ids"
+        in only_malformed(stream_line(post)).error
+    )
+
+
+def test_v1_extended_tweet_without_mentions_falls_back_to_the_tweets_own() -> None:
+    tweet = make_v1_tweet("@KejatiJateng tolong", mentions=[(KEJATI_ID, KEJATI_HANDLE)])
+    tweet["extended_tweet"] = {"full_text": "@KejatiJateng tolong", "entities": {"hashtags": []}}
+    assert only_post(v1_line(tweet)).mentions == [(KEJATI_ID, KEJATI_HANDLE)]
+
+
+def test_truncated_line_names_the_character() -> None:
+    bad = only_malformed(b'{"data": {"id": "1", "text": "pot\n')
+    assert bad.error.startswith("not valid JSON: ")
+    assert "at character" in bad.error

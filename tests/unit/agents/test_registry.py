@@ -214,7 +214,21 @@ def test_yaml_syntax_error() -> None:
     text = ONE_AGENCY.replace("name: Kejaksaan", "name: [Kejaksaan")
     with pytest.raises(RegistryError) as info:
         parse_registry(text, source="reg.yaml")
-    assert str(info.value).startswith("reg.yaml: not valid YAML")
+    message = str(info.value)
+    assert message.startswith("reg.yaml: not valid YAML at line ")
+    assert "\n" not in message
+
+
+def test_an_account_listed_twice_in_one_agency_says_so() -> None:
+    text = """agencies:
+  - id: kejati-jateng
+    name: Kejaksaan Tinggi Jawa Tengah
+    accounts:
+      - {id: "1001", username: KejatiJateng}
+      - {id: "1001", username: KejatiJateng2}
+"""
+    with pytest.raises(RegistryError, match="account id '1001' is listed twice in this agency"):
+        parse_registry(text, source="reg.yaml")
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,22 @@ import pytest
 
 from agents.errors import ConfigError
 from agents.verify import DEFAULT_VERIFIED_TYPES, VerificationPolicy
+from schemas.events import Author
 from tests.unit.agents.factories import make_post, make_router, make_user, route, stream_line
 
 DEFAULT = VerificationPolicy()
 GOVERNMENT = VerificationPolicy.from_names(["government"], "--verified-types")
+
+
+def author(verified: bool | None, verified_type: str | None) -> Author:
+    """The author record the parser builds: `verified` absent or null becomes false."""
+    return {
+        "id": "1",
+        "username": "warga",
+        "name": "Warga",
+        "verified": verified is True,
+        "verified_type": verified_type,
+    }
 
 
 def test_default_accepts_every_known_type() -> None:
@@ -30,27 +42,28 @@ def test_default_accepts_every_known_type() -> None:
         (False, None, False, False),
         (None, None, False, False),
         (False, "none", False, False),
-        (True, "platinum", False, False),
+        # a type newer than this code: only the `verified` flag is left (legacy)
+        (True, "platinum", True, False),
+        (False, "platinum", False, False),
         (None, "Government", False, False),
     ],
 )
 def test_policies(
     verified: bool | None, verified_type: str | None, default: bool, government_only: bool
 ) -> None:
-    user = make_user(verified=verified, verified_type=verified_type)
-    assert DEFAULT.is_verified(user) is default
-    assert GOVERNMENT.is_verified(user) is government_only
+    assert DEFAULT.is_verified(author(verified, verified_type)) is default
+    assert GOVERNMENT.is_verified(author(verified, verified_type)) is government_only
 
 
 def test_government_only_rejects_blue_even_with_verified_true() -> None:
-    assert GOVERNMENT.is_verified({"verified": True, "verified_type": "blue"}) is False
-    assert GOVERNMENT.is_verified({"verified": True, "verified_type": "business"}) is False
+    assert GOVERNMENT.is_verified(author(True, "blue")) is False
+    assert GOVERNMENT.is_verified(author(True, "business")) is False
 
 
 def test_legacy_can_be_chosen_alone() -> None:
     legacy = VerificationPolicy.from_names(["legacy"], "ADUAN_VERIFIED_TYPES")
-    assert legacy.is_verified({"verified": True}) is True
-    assert legacy.is_verified({"verified": True, "verified_type": "blue"}) is False
+    assert legacy.is_verified(author(True, None)) is True
+    assert legacy.is_verified(author(True, "blue")) is False
 
 
 def test_from_names_normalises_case_and_blanks() -> None:

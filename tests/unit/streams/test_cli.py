@@ -181,3 +181,24 @@ def test_console_script_runs_like_the_readme_says(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "complaints.kejati-jateng" in result.stderr
     assert result.stdout == ""
+
+
+def test_write_failure_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["route", "--agencies", str(REGISTRY), "--input", str(SAMPLE), "--output", "/dev/full"]
+    )
+    assert code == 1
+    assert capsys.readouterr().err == "aduan route: No space left on device\n"
+
+
+def test_synthetic_refuses_a_count_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["synthetic", "--count", "0"])
+    assert info.value.code == 2
+    assert "argument --count: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_route_reports_lines_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = _route(tmp_path)
+    read = sum(1 for line in SAMPLE.read_bytes().splitlines() if line.strip())
+    assert f"{read} lines -> {len(lines)} events" in capsys.readouterr().err
