@@ -20,6 +20,7 @@ from schemas.events import (
     Event,
     Rejection,
     RejectionReason,
+    Source,
 )
 
 DEAD_LETTER_TOPIC = "mentions.dlq"
@@ -54,12 +55,15 @@ class Router:
         self.seen = seen
         self._topics = {agency: complaint_topic(agency) for agency in registry.agency_ids}
 
-    def route_line(self, raw: bytes, line: int | None) -> list[Emit]:
-        """Events for one input line (`line` is its number, for dead letters)."""
+    def route_line(
+        self, raw: bytes, line: int | None = None, source: Source | None = None
+    ) -> list[Emit]:
+        """Events for one input line or Kafka message; `line` or `source` says where it was
+        read, for dead letters."""
         emits: list[Emit] = []
         for item in parse_line(raw):
             if isinstance(item, Malformed):
-                emits.append((DEAD_LETTER_TOPIC, None, dead_letter(item, line)))
+                emits.append((DEAD_LETTER_TOPIC, None, dead_letter(item, line, source)))
             else:
                 self._route_post(item, emits)
         return emits
@@ -129,11 +133,12 @@ class Router:
         }
 
 
-def dead_letter(item: Malformed, line: int | None) -> DeadLetter:
+def dead_letter(item: Malformed, line: int | None, source: Source | None = None) -> DeadLetter:
     raw = item.raw.rstrip("\r\n")
     return {
         "error": item.error,
         "line": line,
+        "source": source,
         "raw": raw[:RAW_LIMIT],
         "raw_truncated": len(raw) > RAW_LIMIT,
         "schema_version": SCHEMA_VERSION,

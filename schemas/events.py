@@ -48,11 +48,22 @@ class Rejection(TypedDict):
     schema_version: int
 
 
+class Source(TypedDict):
+    """Where a Kafka message was read: enough to fetch it again."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
 class DeadLetter(TypedDict):
     """Input that could not be read as a post, kept with where it came from and why it failed."""
 
     error: str
     line: int | None
+    """Input line number, when read from a file."""
+    source: Source | None
+    """The Kafka message, when read from a topic."""
     raw: str
     raw_truncated: bool
     schema_version: int

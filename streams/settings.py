@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+from agents.errors import ConfigError
 from agents.verify import DEFAULT_VERIFIED_TYPES, VerificationPolicy
+
+T = TypeVar("T")
 
 # (variable, default, meaning) for `aduan --help`.
 ENVIRONMENT = (
+    ("ADUAN_BROKER", "kafka://localhost:9092", "Kafka bootstrap servers (comma-separated)"),
     ("ADUAN_AGENCIES", "deploy/agencies.yaml", "agency registry file"),
     (
         "ADUAN_VERIFIED_TYPES",
         ",".join(sorted(DEFAULT_VERIFIED_TYPES)),
         "verification types served (comma-separated)",
     ),
+    ("ADUAN_TOPIC_PARTITIONS", "3", "partitions of each topic aduan creates"),
+    ("ADUAN_TOPIC_REPLICAS", "1", "replication factor of each topic aduan creates"),
+    ("ADUAN_RAW_RETENTION_MS", "-1", "retention of mentions.raw in ms (-1: keep forever)"),
+    ("ADUAN_DEDUP_DAYS", "7", "days the worker remembers decided post ids"),
+    ("ADUAN_WORKER_DIR", ".run/worker", "the worker's local state"),
+    ("ADUAN_WEB_PORT", "6066", "the worker's HTTP port"),
+    ("ADUAN_X_BEARER_TOKEN", "", "X API bearer token (or ADUAN_X_BEARER_TOKEN_FILE)"),
 )
 
 
@@ -24,6 +36,19 @@ ENVIRONMENT = (
 class Settings:
     agencies: Path
     policy: VerificationPolicy
+    bootstrap_servers: tuple[str, ...]
+    topic_partitions: int
+    topic_replicas: int
+    raw_retention_ms: int
+    dedup_days: float
+    worker_dir: Path
+    web_port: int
+    x_bearer_token: str = field(default="", repr=False)
+
+    @property
+    def broker_url(self) -> str:
+        """The broker list in Faust's form: `kafka://host1:9092;host2:9092`."""
+        return "kafka://" + ";".join(self.bootstrap_servers)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -33,9 +58,50 @@ class Settings:
         def get(name: str) -> str:
             return env.get(name) or defaults[name]
 
+        def number(name: str, kind: Callable[[str], T], minimum: float) -> T:
+            try:
+                value = kind(get(name))
+            except ValueError:
+                raise ConfigError(f"{name}={get(name)!r} is not a number") from None
+            if value < minimum:  # type: ignore[operator]
+                raise ConfigError(f"{name}={get(name)!r} must be at least {minimum}")
+            return value
+
         return cls(
             agencies=Path(get("ADUAN_AGENCIES")),
             policy=VerificationPolicy.from_names(
                 get("ADUAN_VERIFIED_TYPES").split(","), "ADUAN_VERIFIED_TYPES"
             ),
+            bootstrap_servers=_bootstrap_servers(get("ADUAN_BROKER")),
+            topic_partitions=number("ADUAN_TOPIC_PARTITIONS", int, 1),
+            topic_replicas=number("ADUAN_TOPIC_REPLICAS", int, 1),
+            raw_retention_ms=number("ADUAN_RAW_RETENTION_MS", int, -1),
+            dedup_days=number("ADUAN_DEDUP_DAYS", float, 0),
+            worker_dir=Path(get("ADUAN_WORKER_DIR")),
+            web_port=number("ADUAN_WEB_PORT", int, 1),
+            x_bearer_token=_secret(env, "ADUAN_X_BEARER_TOKEN"),
         )
+
+
+def _bootstrap_servers(value: str) -> tuple[str, ...]:
+    servers = tuple(
+        part.strip().removeprefix("kafka://")
+        for part in value.replace(";", ",").split(",")
+        if part.strip()
+    )
+    if not servers or any(":" not in server for server in servers):
+        raise ConfigError(
+            f"ADUAN_BROKER={value!r}: expected host:port pairs, e.g. kafka://localhost:9092"
+        )
+    return servers
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """A secret from `name`, or from the file named by `name`_FILE; never echoed in errors."""
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return env.get(name, "")
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None

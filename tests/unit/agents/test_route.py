@@ -21,7 +21,7 @@ from agents.route import (
 )
 from agents.verify import VerificationPolicy
 from schemas.codec import encode_routed_line
-from schemas.events import SCHEMA_VERSION
+from schemas.events import SCHEMA_VERSION, Source
 from tests.unit.agents.factories import (
     BPK_HANDLE,
     BPK_ID,
@@ -584,6 +584,7 @@ def test_page_with_a_bad_post_routes_the_others(router: Router) -> None:
     assert letter == {
         "error": "data[1]: lang must be a string, got int",
         "line": 12,
+        "source": None,
         "raw": raw.decode(),
         "raw_truncated": False,
         "schema_version": SCHEMA_VERSION,
@@ -748,3 +749,12 @@ def test_real_v2_pages_without_expansions_have_unknown_authors() -> None:
     reasons = sorted(event["reason"] for _t, _k, event in emits)
     # The tweet lookup responses repeat a post of the search page: the second copy is a duplicate.
     assert reasons == ["duplicate"] + ["unknown_author"] * 22
+
+
+def test_dead_letter_from_kafka_names_topic_partition_and_offset() -> None:
+    router = make_router()
+    source: Source = {"topic": "mentions.raw", "partition": 2, "offset": 41}
+    [(topic, key, letter)] = router.route_line(b"\x00garbage", source=source)
+    assert (topic, key) == (DEAD_LETTER_TOPIC, None)
+    assert letter["source"] == source  # type: ignore[typeddict-item]
+    assert letter["line"] is None  # type: ignore[typeddict-item]

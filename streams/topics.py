@@ -1,0 +1,81 @@
+"""The topics aduan uses, and their creation (kafka-python's admin client)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from agents.errors import AduanError
+from agents.registry import Registry
+from agents.route import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC, complaint_topic
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RAW_TOPIC = "mentions.raw"
+"""Every mention as it arrived: the system of record that replays read."""
+
+_TOPIC_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS error code
+
+
+class BrokerError(AduanError):
+    """The Kafka cluster could not be reached or refused a request."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    configs: dict[str, str]
+
+
+def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
+    """Every topic of the pipeline for this registry."""
+    raw = TopicSpec(RAW_TOPIC, {"retention.ms": str(settings.raw_retention_ms)})
+    fixed = [TopicSpec(name, {}) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, UNROUTED_TOPIC)]
+    agencies = [TopicSpec(complaint_topic(agency), {}) for agency in registry.agency_ids]
+    return [raw, *fixed, *agencies]
+
+
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=list(settings.bootstrap_servers), client_id="aduan-admin"
+        )
+    except KafkaError as exc:
+        raise BrokerError(
+            f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc}); start it "
+            "with deploy/kafka/broker.sh start, or set ADUAN_BROKER"
+        ) from None
+
+
+def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
+    """Create the missing topics; returns each topic name with True when it was created now."""
+    specs = topic_specs(settings, registry)
+    admin = admin_client(settings)
+    try:
+        response = admin.create_topics(
+            {
+                spec.name: {
+                    "num_partitions": settings.topic_partitions,
+                    "replication_factor": settings.topic_replicas,
+                    "configs": spec.configs,
+                }
+                for spec in specs
+            },
+            raise_errors=False,
+            wait_for_metadata=True,
+        )
+    except KafkaError as exc:
+        raise BrokerError(f"creating topics failed: {exc}") from None
+    finally:
+        admin.close()
+    created: dict[str, bool] = {}
+    for topic in response["topics"]:
+        code = topic["error_code"]
+        if code not in (0, _TOPIC_EXISTS):
+            raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
+        created[topic["name"]] = code == 0
+    return created
