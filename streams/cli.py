@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -79,6 +80,38 @@ def _parser() -> argparse.ArgumentParser:
     synthetic.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     synthetic.add_argument("--output", default="-", help="output file, or - for stdout (default)")
     synthetic.set_defaults(run=_run_synthetic)
+
+    topics = commands.add_parser("topics", help="manage the pipeline's Kafka topics")
+    topics_commands = topics.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = topics_commands.add_parser(
+        "create", help="create the missing topics (idempotent); mentions.raw keeps forever"
+    )
+    create.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    create.set_defaults(run=_run_topics_create)
+
+    worker = commands.add_parser("worker", help="run the Faust worker that routes mentions.raw")
+    worker.set_defaults(run=_run_worker)
+
+    produce = commands.add_parser("produce", help="push mentions into mentions.raw")
+    source = produce.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", help="JSON Lines of mentions (v2 or v1.1), or - for stdin")
+    source.add_argument("--synthetic", type=_positive, metavar="N", help="N synthetic mentions")
+    produce.add_argument("--rate", type=float, help="posts per second (default: unlimited)")
+    produce.add_argument("--agencies", type=Path, help="registry for --synthetic")
+    produce.set_defaults(run=_run_produce)
+
+    subscribe = commands.add_parser(
+        "subscribe", help="print an agency's complaints, one JSON event per line"
+    )
+    subscribe.add_argument("--agency", required=True, help="agency id, as in the registry")
+    subscribe.add_argument("--group", help="consumer group (default: aduan-agency-<ID>)")
+    start = subscribe.add_mutually_exclusive_group()
+    start.add_argument("--from-beginning", action="store_true", help="read the whole topic")
+    start.add_argument("--since", type=_iso_time, help="read from this ISO 8601 time on")
+    subscribe.add_argument("--max-events", type=_positive, help="stop after N events")
+    subscribe.add_argument("--idle-timeout", type=float, help="stop after S seconds without events")
+    subscribe.add_argument("--output", default="-", help="output file, or - for stdout (default)")
+    subscribe.set_defaults(run=_run_subscribe)
     return parser
 
 
@@ -110,6 +143,66 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _run_topics_create(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import create_topics
+
+    registry = load_registry(args.agencies or settings.agencies)
+    for topic, created in create_topics(settings, registry).items():
+        print(f"{topic:<40} {'created' if created else 'exists'}", file=sys.stderr)
+    return 0
+
+
+def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import run_worker
+
+    run_worker(settings)
+    return 0
+
+
+def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.producer import kafka_producer, produce_lines
+
+    producer = kafka_producer(settings)
+    try:
+        if args.synthetic is not None:
+            registry = load_registry(args.agencies or settings.agencies)
+            sent = produce_lines(producer, synthetic_lines(registry, args.synthetic), args.rate)
+        else:
+            with _open(args.file, "rb", "input") as source:
+                sent = produce_lines(producer, source, args.rate)
+    finally:
+        producer.close()
+    print(f"{sent} posts produced to mentions.raw", file=sys.stderr)
+    return 0
+
+
+def _run_subscribe(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.subscriber import subscribe
+
+    with _open(args.output, "wb", "output") as sink:
+        subscribe(
+            settings,
+            args.agency,
+            args.group,
+            sink,
+            rewind=args.from_beginning,
+            since=args.since,
+            max_events=args.max_events,
+            idle_timeout=args.idle_timeout,
+        )
+    return 0
+
+
+def _iso_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z or +07:00")
+    return moment
 
 
 @contextlib.contextmanager

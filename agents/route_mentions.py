@@ -1,0 +1,76 @@
+"""The Faust agent: reads `mentions.raw`, asks the pure router where each post goes, sends.
+
+It only moves bytes around `Router.route_line`, the function `aduan route` calls too, so the live
+pipeline and the offline command cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import timedelta
+from typing import Any
+
+import faust
+import orjson
+
+from agents.registry import Registry
+from agents.route import (
+    DEAD_LETTER_TOPIC,
+    REJECTED_TOPIC,
+    UNROUTED_TOPIC,
+    Router,
+    complaint_topic,
+)
+from agents.verify import VerificationPolicy
+from schemas.events import Source
+
+log = logging.getLogger(__name__)
+
+_DAY = 24 * 60 * 60
+
+
+class DecidedPosts:
+    """Post ids decided in the last `days`, kept in a windowed Faust table so that they survive
+    restarts (the table's changelog topic) and are forgotten after `days` (window expiry)."""
+
+    def __init__(self, app: faust.App, days: float) -> None:
+        self._windows = math.ceil(days) + 1
+        self.table = app.Table(
+            "decided-posts",
+            default=bool,
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        ).tumbling(timedelta(days=1), expires=timedelta(days=days + 1))
+
+    def __contains__(self, tweet_id: object) -> bool:
+        window = self.table[tweet_id]
+        return any(window.delta(days * _DAY) for days in range(self._windows))
+
+    def add(self, tweet_id: str) -> None:
+        self.table[tweet_id] = True
+
+
+def install(app: faust.App, registry: Registry, policy: VerificationPolicy, raw_topic: str,
+            dedup_days: float) -> faust.types.AgentT[Any]:  # fmt: skip
+    """Register the `route_mentions` agent on `app`."""
+    router = Router(registry, policy, DecidedPosts(app, dedup_days))
+    source = app.topic(raw_topic, key_serializer="raw", value_serializer="raw")
+    names = [DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC]
+    names += [complaint_topic(agency) for agency in registry.agency_ids]
+    sinks = {name: app.topic(name, key_serializer="raw", value_serializer="raw") for name in names}
+
+    # concurrency 1: faust issue #606 loses messages when an agent runs with more.
+    @app.agent(source, concurrency=1)
+    async def route_mentions(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            where: Source = {"topic": message.topic, "partition": message.partition,
+                             "offset": message.offset}  # fmt: skip
+            for topic, key, value in router.route_line(message.value or b"", source=where):
+                # Sent within the event: Faust flushes the producer (acks=all) before it
+                # commits this offset, so a crash before the ack means the post is read again.
+                await sinks[topic].send(
+                    key=None if key is None else key.encode(), value=orjson.dumps(value)
+                )
+
+    return route_mentions

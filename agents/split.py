@@ -1,0 +1,60 @@
+"""One Kafka message per post: the producer's unit, keyed by post id so that every post's
+history (and the worker's memory of it) lives in one partition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+def split_line(raw: bytes) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) messages for one input line.
+
+    A v2 page becomes one stream-shaped message per post, carrying only the users that post
+    names. A line that is not a readable post travels as it is, unkeyed, so that the worker
+    dead-letters it with its reason instead of it vanishing here.
+    """
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return [(None, raw)]
+    if type(document) is not dict:
+        return [(None, raw)]
+    data = document.get("data")
+    if type(data) is dict:
+        return [(_key(data.get("id")), raw)]
+    if type(data) is list:
+        users = _users(document.get("includes"))
+        if users is None:
+            return [(None, raw)]  # a broken `includes` spoils the whole page, as offline
+        return [_page_post(post, users) for post in data]
+    return [(_key(document.get("id_str") or document.get("id")), raw)]
+
+
+def _page_post(post: Any, users: dict[str, Any]) -> tuple[bytes | None, bytes]:
+    if type(post) is not dict:
+        return None, orjson.dumps({"data": post})
+    named = {post.get("author_id"), post.get("in_reply_to_user_id")}
+    entities = post.get("entities")
+    if type(entities) is dict and type(entities.get("mentions")) is list:
+        named |= {m.get("id") for m in entities["mentions"] if type(m) is dict}
+    included = [user for user_id, user in users.items() if user_id in named]
+    message = {"data": post, "includes": {"users": included}}
+    return _key(post.get("id")), orjson.dumps(message)
+
+
+def _users(includes: Any) -> dict[str, Any] | None:
+    """The page's users by id; None when `includes` is not of the X API's shape."""
+    if includes is None:
+        return {}
+    users = includes.get("users", []) if type(includes) is dict else None
+    if type(users) is not list:
+        return None
+    return {u["id"]: u for u in users if type(u) is dict and type(u.get("id")) is str}
+
+
+def _key(post_id: Any) -> bytes | None:
+    if type(post_id) is int:
+        post_id = str(post_id)
+    return post_id.encode() if type(post_id) is str and post_id else None

@@ -1,0 +1,23 @@
+"""The Faust app. It holds settings only; `agents.route_mentions` adds the agent."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import Settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    return faust.App(
+        "aduan",
+        broker=settings.broker_url,
+        datadir=str(settings.worker_dir),
+        web_port=settings.web_port,
+        web_host="localhost",
+        producer_acks=-1,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replicas,
+        consumer_auto_offset_reset="earliest",
+        autodiscover=False,
+        store="memory://",
+    )

@@ -1,0 +1,107 @@
+"""`aduan subscribe`: an agency reads its own complaints topic (kafka-python consumer)."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any, BinaryIO
+
+import orjson
+from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka.errors import KafkaError
+
+from agents.route import complaint_topic
+from streams.settings import Settings
+from streams.topics import BrokerError
+
+_REMEMBERED_EVENT_IDS = 100_000
+"""Enough to cover a redelivered batch; repeats across restarts need the consumer's own store."""
+
+
+class _StartAt(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Moves newly assigned partitions to the start, or to the first event at `since`."""
+
+    def __init__(self, consumer: KafkaConsumer, since: datetime | None) -> None:
+        self.consumer = consumer
+        self.since = since
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if not assigned:
+            return
+        if self.since is None:
+            self.consumer.seek_to_beginning(*assigned)
+            return
+        stamp = int(self.since.timestamp() * 1000)
+        found = self.consumer.offsets_for_times({tp: stamp for tp in assigned})
+        for tp in assigned:
+            at = found.get(tp)
+            if at is None:
+                self.consumer.seek_to_end(tp)
+            else:
+                self.consumer.seek(tp, at.offset)
+
+
+def subscribe(
+    settings: Settings,
+    agency: str,
+    group: str | None,
+    sink: BinaryIO,
+    *,
+    rewind: bool = False,
+    since: datetime | None = None,
+    max_events: int | None = None,
+    idle_timeout: float | None = None,
+) -> int:
+    """Write the agency's complaints to `sink`, one JSON line each, committing after output.
+
+    Returns the number written, when `max_events` or `idle_timeout` ends the loop."""
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=list(settings.bootstrap_servers),
+            group_id=group or f"aduan-agency-{agency}",
+            client_id=f"aduan-subscribe-{agency}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+    except KafkaError as exc:
+        raise BrokerError(
+            f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc})"
+        ) from None
+    topic = complaint_topic(agency)
+    if rewind or since is not None:
+        consumer.subscribe([topic], listener=_StartAt(consumer, since))
+    else:
+        consumer.subscribe([topic])
+    seen: OrderedDict[str, None] = OrderedDict()
+    written = 0
+    last_event = time.monotonic()
+    try:
+        while max_events is None or written < max_events:
+            # Never fetch past max_events: the commit below covers everything fetched.
+            wanted = 500 if max_events is None else min(500, max_events - written)
+            batches = consumer.poll(timeout_ms=500, max_records=wanted)
+            if not batches:
+                if idle_timeout is not None and time.monotonic() - last_event >= idle_timeout:
+                    break
+                continue
+            last_event = time.monotonic()
+            for records in batches.values():
+                for record in records:
+                    event = orjson.loads(record.value)
+                    event_id = event.get("event_id")
+                    if event_id in seen:
+                        continue  # a redelivery: at-least-once delivery can repeat an event
+                    seen[event_id] = None
+                    if len(seen) > _REMEMBERED_EVENT_IDS:
+                        seen.popitem(last=False)
+                    sink.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+                    written += 1
+            sink.flush()
+            consumer.commit()
+    finally:
+        consumer.close()
+    return written

@@ -1,0 +1,109 @@
+"""The live pipeline on a real broker emits what `aduan route` computes offline."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "deploy" / "samples" / "mentions.jsonl"
+
+pytestmark = pytest.mark.integration
+
+Message = tuple[str, str | None, bytes]
+"""(topic, key, value as canonical JSON)."""
+
+
+def aduan(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        ["aduan", *args], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def route_offline(env: dict[str, str]) -> list[dict[str, Any]]:
+    output = aduan(env, "route", "--input", str(SAMPLE))
+    return [orjson.loads(line) for line in output.splitlines()]
+
+
+def comparable(topic: str, key: str | None, value: dict[str, Any]) -> Message:
+    """Dead letters say where they were read (a line offline, a Kafka offset live) and quote
+    what they read (a page offline, one post of it live): compare the rest."""
+    if topic == "mentions.dlq":
+        value = {k: v for k, v in value.items() if k not in ("line", "source", "raw", "error")}
+    return topic, key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def read_topics(broker: str, topics: list[str], expected: int) -> list[Message]:
+    """Everything on `topics`, read without a consumer group, waiting up to 90 s for `expected`."""
+    consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in consumer.partitions_for_topic(topic)
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        found: list[Message] = []
+        deadline = time.monotonic() + 90
+        while len(found) < expected and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    key = None if record.key is None else record.key.decode()
+                    found.append(comparable(tp.topic, key, orjson.loads(record.value)))
+        # Anything beyond `expected` would be a duplicate or a stray event: give it time to show.
+        found += [
+            comparable(tp.topic, None if r.key is None else r.key.decode(), orjson.loads(r.value))
+            for tp, records in consumer.poll(timeout_ms=2000).items()
+            for r in records
+        ]
+        return found
+    finally:
+        consumer.close()
+
+
+def test_live_pipeline_emits_what_route_computes(
+    broker: str, aduan_env: dict[str, str], worker: Path
+) -> None:
+    expected = Counter(
+        comparable(e["topic"], e["key"], e["value"]) for e in route_offline(aduan_env)
+    )
+    topics = sorted({topic for topic, _, _ in expected})
+    assert {"mentions.rejected", "mentions.dlq", "complaints.unrouted"} <= set(topics)
+
+    aduan(aduan_env, "topics", "create")
+    aduan(aduan_env, "produce", "--file", str(SAMPLE))
+    live = Counter(read_topics(broker, topics, sum(expected.values())))
+
+    missing, extra = list((expected - live).elements()), list((live - expected).elements())
+    assert live == expected, f"missing: {missing[:3]}; extra: {extra[:3]}"
+
+
+def test_subscriber_prints_its_agency_complaints(
+    broker: str, aduan_env: dict[str, str], worker: Path
+) -> None:
+    offline = route_offline(aduan_env)
+    mine = sorted(e["value"]["event_id"] for e in offline if e["topic"] == "complaints.bpk-jateng")
+    aduan(aduan_env, "topics", "create")
+    aduan(aduan_env, "produce", "--file", str(SAMPLE))
+    output = aduan(
+        aduan_env,
+        "subscribe",
+        "--agency",
+        "bpk-jateng",
+        "--from-beginning",
+        "--max-events",
+        str(len(mine)),
+        "--idle-timeout",
+        "60",
+    )
+    assert sorted(orjson.loads(line)["event_id"] for line in output.splitlines()) == mine
