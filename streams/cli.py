@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
     create.set_defaults(run=_run_topics_create)
+    count = topics_commands.add_parser("count", help="print the number of messages per topic")
+    count.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    count.set_defaults(run=_run_topics_count)
 
     worker = commands.add_parser("worker", help="run the Faust worker that routes mentions.raw")
     worker.set_defaults(run=_run_worker)
@@ -151,6 +154,16 @@ def _run_topics_create(args: argparse.Namespace, settings: Settings) -> int:
     registry = load_registry(args.agencies or settings.agencies)
     for topic, created in create_topics(settings, registry).items():
         print(f"{topic:<40} {'created' if created else 'exists'}", file=sys.stderr)
+    return 0
+
+
+def _run_topics_count(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import count_messages, topic_specs
+
+    registry = load_registry(args.agencies or settings.agencies)
+    names = [spec.name for spec in topic_specs(settings, registry)]
+    for topic, count in count_messages(settings, names).items():
+        print(f"{topic:<40} {count:>9}")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from agents.errors import AduanError
@@ -79,3 +79,26 @@ def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
             raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
         created[topic["name"]] = code == 0
     return created
+
+
+def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Messages on each topic now (end offset minus start offset, summed over partitions)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=list(settings.bootstrap_servers), client_id="aduan-count"
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        starts = consumer.beginning_offsets(partitions)
+    except KafkaError as exc:
+        raise BrokerError(f"counting messages failed: {exc}") from None
+    finally:
+        consumer.close()
+    counts = dict.fromkeys(topics, 0)
+    for tp in partitions:
+        counts[tp.topic] += ends[tp] - starts[tp]
+    return counts

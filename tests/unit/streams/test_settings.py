@@ -1,0 +1,55 @@
+"""`streams.settings.Settings`: one object from the `ADUAN_*` environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents.errors import ConfigError
+from streams.settings import Settings
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.bootstrap_servers == ("localhost:9092",)
+    assert settings.broker_url == "kafka://localhost:9092"
+    assert settings.agencies == Path("deploy/agencies.yaml")
+    assert (settings.topic_partitions, settings.topic_replicas) == (3, 1)
+    assert settings.raw_retention_ms == -1
+    assert settings.dedup_days == 7
+    assert settings.x_bearer_token == ""
+
+
+def test_broker_list_in_faust_or_plain_form() -> None:
+    settings = Settings.from_env({"ADUAN_BROKER": "kafka://a:9092;kafka://b:9093, c:9094"})
+    assert settings.bootstrap_servers == ("a:9092", "b:9093", "c:9094")
+    assert settings.broker_url == "kafka://a:9092;b:9093;c:9094"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ADUAN_BROKER", "localhost", "expected host:port pairs"),
+        ("ADUAN_TOPIC_PARTITIONS", "three", "ADUAN_TOPIC_PARTITIONS='three' is not a number"),
+        ("ADUAN_TOPIC_REPLICAS", "0", "ADUAN_TOPIC_REPLICAS='0' must be at least 1"),
+        ("ADUAN_VERIFIED_TYPES", "gold", "unknown verification type(s) ['gold']"),
+    ],
+)
+def test_invalid_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({name: value})
+    assert message in str(info.value)
+
+
+def test_bearer_token_from_a_file_never_shows_in_repr(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("AAAA-very-secret\n")
+    settings = Settings.from_env({"ADUAN_X_BEARER_TOKEN_FILE": str(secret)})
+    assert settings.x_bearer_token == "AAAA-very-secret"
+    assert "AAAA" not in repr(settings)
+
+
+def test_unreadable_token_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ADUAN_X_BEARER_TOKEN_FILE: cannot read"):
+        Settings.from_env({"ADUAN_X_BEARER_TOKEN_FILE": str(tmp_path / "missing")})
