@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from agents.errors import AduanError
-from agents.registry import load_registry
+from agents.errors import AduanError, ConfigError
+from agents.registry import Registry, load_registry
 from agents.route import Router
 from agents.verify import VerificationPolicy
 from streams.route_file import route_file
 from streams.settings import ENVIRONMENT, Settings
 from streams.synthetic import synthetic_lines
+
+if TYPE_CHECKING:
+    from kafka import KafkaProducer
+
+    from streams.producer import RawSink
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,6 +105,14 @@ def _parser() -> argparse.ArgumentParser:
     source = produce.add_mutually_exclusive_group(required=True)
     source.add_argument("--file", help="JSON Lines of mentions (v2 or v1.1), or - for stdin")
     source.add_argument("--synthetic", type=_positive, metavar="N", help="N synthetic mentions")
+    source.add_argument(
+        "--x-stream", action="store_true", help="the X API v2 filtered stream (runs until stopped)"
+    )
+    source.add_argument(
+        "--x-poll",
+        action="store_true",
+        help="poll each agency account's mentions timeline (runs until stopped)",
+    )
     produce.add_argument("--rate", type=float, help="posts per second (default: unlimited)")
     produce.add_argument("--agencies", type=Path, help="registry for --synthetic")
     produce.set_defaults(run=_run_produce)
@@ -175,20 +189,57 @@ def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.producer import kafka_producer, produce_lines
+    from streams.producer import RawSink, kafka_producer, produce_lines
 
+    registry = load_registry(args.agencies or settings.agencies)
+    if (args.x_stream or args.x_poll) and not settings.x_bearer_token:
+        raise ConfigError(
+            "the X API needs a bearer token: set ADUAN_X_BEARER_TOKEN, or "
+            "ADUAN_X_BEARER_TOKEN_FILE to a file holding it"
+        )
     producer = kafka_producer(settings)
+    sink = RawSink(producer)
     try:
-        if args.synthetic is not None:
-            registry = load_registry(args.agencies or settings.agencies)
-            sent = produce_lines(producer, synthetic_lines(registry, args.synthetic), args.rate)
+        if args.x_stream:
+            _stream_from_x(settings, registry, sink)
+        elif args.x_poll:
+            _poll_x(settings, registry, sink, producer)
+        elif args.synthetic is not None:
+            produce_lines(sink, synthetic_lines(registry, args.synthetic), args.rate)
         else:
             with _open(args.file, "rb", "input") as source:
-                sent = produce_lines(producer, source, args.rate)
+                produce_lines(sink, source, args.rate)
+    except KeyboardInterrupt:
+        sink.flush()
     finally:
         producer.close()
-    print(f"{sent} posts produced to mentions.raw", file=sys.stderr)
+    print(f"{sink.sent} posts produced to mentions.raw", file=sys.stderr)
     return 0
+
+
+def _stream_from_x(settings: Settings, registry: Registry, sink: RawSink) -> None:
+    from streams.x_source import MentionStream, run_stream
+
+    # Each stream message is flushed on its own: a live stream has no natural batch end.
+    def send(key: bytes | None, value: bytes) -> None:
+        sink(key, value)
+        sink.flush()
+
+    run_stream(MentionStream(settings.x_bearer_token, send), registry, settings.x_backfill_minutes)
+
+
+def _poll_x(settings: Settings, registry: Registry, sink: RawSink, producer: KafkaProducer) -> None:
+    import tweepy
+
+    from streams.checkpoints import KafkaCheckpoints
+    from streams.x_source import poll_once
+
+    client = tweepy.Client(settings.x_bearer_token, return_type=dict, wait_on_rate_limit=True)
+    checkpoints = KafkaCheckpoints(settings, producer)
+    while True:
+        produced = poll_once(client, registry, checkpoints, sink, sink.flush)
+        print(f"polled: {produced} new posts", file=sys.stderr)
+        time.sleep(settings.x_poll_seconds)
 
 
 def _run_subscribe(args: argparse.Namespace, settings: Settings) -> int:

@@ -35,27 +35,40 @@ def kafka_producer(settings: Settings) -> KafkaProducer:
         ) from None
 
 
-def produce_lines(producer: KafkaProducer, lines: Iterable[bytes], rate: float | None) -> int:
-    """Send every post of `lines` to mentions.raw, at most `rate` a second; returns the count.
+class RawSink:
+    """Sends posts to mentions.raw; `flush` returns only when Kafka acknowledged all of them."""
 
-    Returns only after the broker acknowledged every post."""
-    sent = 0
-    failures: list[BaseException] = []
-    start = time.monotonic()
+    def __init__(self, producer: KafkaProducer) -> None:
+        self.producer = producer
+        self.sent = 0
+        self.failures: list[BaseException] = []
+
+    def __call__(self, key: bytes | None, value: bytes) -> None:
+        self.producer.send(RAW_TOPIC, key=key, value=value).add_errback(self.failures.append)
+        self.sent += 1
+
+    def flush(self) -> None:
+        self.producer.flush()
+        if self.failures:
+            raise BrokerError(
+                f"{len(self.failures)} of {self.sent} posts were not acknowledged by Kafka; "
+                f"first error: {self.failures[0]}. Sending the same input again is safe: the "
+                "worker drops duplicates."
+            )
+
+
+def produce_lines(sink: RawSink, lines: Iterable[bytes], rate: float | None) -> int:
+    """Send every post of `lines`, at most `rate` a second; returns the count once Kafka
+    acknowledged them all."""
+    start, before = time.monotonic(), sink.sent
     for raw in lines:
         if raw.isspace():
             continue
         for key, value in split_line(raw.rstrip(b"\r\n")):
-            producer.send(RAW_TOPIC, key=key, value=value).add_errback(failures.append)
-            sent += 1
+            sink(key, value)
             if rate:
-                delay = start + sent / rate - time.monotonic()
+                delay = start + (sink.sent - before) / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-    producer.flush()
-    if failures:
-        raise BrokerError(
-            f"{len(failures)} of {sent} posts were not acknowledged by Kafka; first error: "
-            f"{failures[0]}. Sending the same input again is safe: the worker drops duplicates."
-        )
-    return sent
+    sink.flush()
+    return sink.sent - before

@@ -29,6 +29,8 @@ ENVIRONMENT = (
     ("ADUAN_WORKER_DIR", ".run/worker", "the worker's local state"),
     ("ADUAN_WEB_PORT", "6066", "the worker's HTTP port"),
     ("ADUAN_X_BEARER_TOKEN", "", "X API bearer token (or ADUAN_X_BEARER_TOKEN_FILE)"),
+    ("ADUAN_X_POLL_SECONDS", "60", "pause between two rounds of produce --x-poll"),
+    ("ADUAN_X_BACKFILL_MINUTES", "0", "minutes the X stream backfills on reconnect (0-5)"),
 )
 
 
@@ -43,6 +45,8 @@ class Settings:
     dedup_days: float
     worker_dir: Path
     web_port: int
+    x_poll_seconds: float
+    x_backfill_minutes: int
     x_bearer_token: str = field(default="", repr=False)
 
     @property
@@ -79,6 +83,8 @@ class Settings:
             dedup_days=number("ADUAN_DEDUP_DAYS", float, 0),
             worker_dir=Path(get("ADUAN_WORKER_DIR")),
             web_port=number("ADUAN_WEB_PORT", int, 1),
+            x_poll_seconds=number("ADUAN_X_POLL_SECONDS", float, 1),
+            x_backfill_minutes=number("ADUAN_X_BACKFILL_MINUTES", int, 0),
             x_bearer_token=_secret(env, "ADUAN_X_BEARER_TOKEN"),
         )
 

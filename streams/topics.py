@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 RAW_TOPIC = "mentions.raw"
 """Every mention as it arrived: the system of record that replays read."""
 
+CHECKPOINT_TOPIC = "aduan.x-poll.checkpoints"
+"""The X poller's since_id per account (compacted: only the latest per account matters)."""
+
 _TOPIC_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS error code
 
 
@@ -36,7 +39,8 @@ def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     raw = TopicSpec(RAW_TOPIC, {"retention.ms": str(settings.raw_retention_ms)})
     fixed = [TopicSpec(name, {}) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, UNROUTED_TOPIC)]
     agencies = [TopicSpec(complaint_topic(agency), {}) for agency in registry.agency_ids]
-    return [raw, *fixed, *agencies]
+    checkpoints = TopicSpec(CHECKPOINT_TOPIC, {"cleanup.policy": "compact"})
+    return [raw, *fixed, *agencies, checkpoints]
 
 
 def admin_client(settings: Settings) -> KafkaAdminClient:

@@ -1,0 +1,271 @@
+"""The X API sources, offline: tweepy's HTTP calls are intercepted with `responses`, and the
+payloads follow the X API v2 documentation (filtered stream, stream rules, mentions timeline)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import responses
+import tweepy
+from responses import matchers
+
+from agents.registry import load_registry
+from streams.x_source import MentionStream, poll_once, run_stream, stream_rules, sync_rules
+
+ROOT = Path(__file__).resolve().parents[3]
+REGISTRY = load_registry(ROOT / "deploy" / "agencies.yaml")
+API = "https://api.twitter.com/2"
+RULES = f"{API}/tweets/search/stream/rules"
+STREAM = f"{API}/tweets/search/stream"
+KEJATI = "900000000000000201"
+HUMAS = "900000000000000101"
+
+
+def user(user_id: str, username: str, verified_type: str = "blue") -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "name": username.title(),
+        "username": username,
+        "verified": verified_type != "none",
+        "verified_type": verified_type,
+    }
+
+
+def post(post_id: str, author_id: str, text: str, mention: tuple[str, str]) -> dict[str, Any]:
+    start = text.index("@" + mention[1])
+    return {
+        "id": post_id,
+        "text": text,
+        "author_id": author_id,
+        "conversation_id": post_id,
+        "created_at": "2024-05-01T03:04:05.000Z",
+        "edit_history_tweet_ids": [post_id],
+        "lang": "in",
+        "entities": {
+            "mentions": [
+                {
+                    "start": start,
+                    "end": start + len(mention[1]) + 1,
+                    "username": mention[1],
+                    "id": mention[0],
+                }
+            ]
+        },
+    }
+
+
+def stream_message(post_id: str, tag: str = "kejati-jateng") -> bytes:
+    """One filtered-stream message, as the docs show it: data, includes, matching_rules."""
+    message = {
+        "data": post(post_id, "1500000001", "@KejatiJateng tolong usut", (KEJATI, "KejatiJateng")),
+        "includes": {"users": [user("1500000001", "warga_satu")]},
+        "matching_rules": [{"id": "1700000000000000001", "tag": tag}],
+    }
+    return orjson.dumps(message)
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.messages: list[tuple[bytes | None, bytes]] = []
+        self.flushed = 0
+
+    def __call__(self, key: bytes | None, value: bytes) -> None:
+        self.messages.append((key, value))
+
+    def flush(self) -> None:
+        self.flushed = len(self.messages)
+
+
+def test_one_rule_per_agency_tagged_with_its_id() -> None:
+    rules = {rule.tag: rule.value for rule in stream_rules(REGISTRY)}
+    assert rules["kejati-jateng"] == "(@KejatiJateng) -is:retweet"
+    assert rules["pemprov-jateng"] == "(@humasjateng OR @pemprovjateng) -is:retweet"
+    assert set(rules) == set(REGISTRY.agency_ids)
+
+
+@responses.activate
+def test_sync_rules_deletes_stale_and_adds_missing_only() -> None:
+    wanted = {rule.tag: rule.value for rule in stream_rules(REGISTRY)}
+    kept = {"id": "1", "value": wanted["kejati-jateng"], "tag": "kejati-jateng"}
+    stale = {"id": "2", "value": "(@OldHandle) -is:retweet", "tag": "old-agency"}
+    responses.get(
+        RULES,
+        json={
+            "data": [kept, stale],
+            "meta": {"sent": "2024-05-01T00:00:00.000Z", "result_count": 2},
+        },
+    )
+    delete = responses.post(
+        RULES,
+        match=[matchers.json_params_matcher({"delete": {"ids": ["2"]}})],
+        json={
+            "meta": {
+                "sent": "2024-05-01T00:00:01.000Z",
+                "summary": {"deleted": 1, "not_deleted": 0},
+            }
+        },
+    )
+    add = responses.post(
+        RULES,
+        json={"data": [], "meta": {"sent": "2024-05-01T00:00:02.000Z", "summary": {"created": 7}}},
+    )
+    sync_rules(tweepy.StreamingClient("token"), REGISTRY)
+    assert delete.call_count == 1
+    added = json.loads(add.calls[0].request.body)["add"]
+    assert {rule["tag"] for rule in added} == set(REGISTRY.agency_ids) - {"kejati-jateng"}
+
+
+@responses.activate
+def test_stream_forwards_every_message_and_reconnects_after_a_drop() -> None:
+    responses.get(
+        RULES,
+        json={
+            "data": [
+                {"id": str(i), "value": r.value, "tag": r.tag}
+                for i, r in enumerate(stream_rules(REGISTRY))
+            ],
+            "meta": {"sent": "2024-05-01T00:00:00.000Z"},
+        },
+    )
+    first = responses.get(
+        STREAM,
+        body=stream_message("1790000000000000001")
+        + b"\r\n\r\n"
+        + stream_message("1790000000000000002")
+        + b"\r\n",
+    )
+    second = responses.get(STREAM, body=stream_message("1790000000000000003") + b"\r\n")
+    collected = Collected()
+
+    def sink(key: bytes | None, value: bytes) -> None:
+        collected(key, value)
+        if len(collected.messages) == 3:
+            stream.disconnect()
+
+    stream = MentionStream("token", sink)
+    run_stream(stream, REGISTRY, backfill_minutes=2)
+
+    assert [key for key, _ in collected.messages] == [
+        b"1790000000000000001",
+        b"1790000000000000002",
+        b"1790000000000000003",
+    ]
+    assert orjson.loads(collected.messages[0][1])["matching_rules"][0]["tag"] == "kejati-jateng"
+    assert (first.call_count, second.call_count) == (1, 1)
+    query = responses.calls[1].request.params
+    assert query["expansions"] == "author_id"
+    assert set(query["user.fields"].split(",")) == {"verified", "verified_type", "username", "name"}
+    assert "note_tweet" in query["tweet.fields"].split(",")
+    assert query["backfill_minutes"] == "2"
+
+
+def mentions_page(
+    account: str,
+    posts: list[dict[str, Any]],
+    users: list[dict[str, Any]],
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"result_count": len(posts)}
+    if posts:
+        meta |= {"newest_id": posts[0]["id"], "oldest_id": posts[-1]["id"]}
+    if next_token:
+        meta["next_token"] = next_token
+    page: dict[str, Any] = {"meta": meta}
+    if posts:
+        page |= {"data": posts, "includes": {"users": users}}
+    return page
+
+
+class MemoryCheckpoints(dict[str, str]):
+    def put(self, account_id: str, since_id: str) -> None:
+        self[account_id] = since_id
+
+
+@responses.activate
+def test_poll_pages_waits_out_a_429_and_checkpoints_after_the_flush(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    newer = post(
+        "1790000000000000020", "1500000002", "@KejatiJateng jalan rusak", (KEJATI, "KejatiJateng")
+    )
+    older = post(
+        "1790000000000000010", "1500000003", "@KejatiJateng lampu mati", (KEJATI, "KejatiJateng")
+    )
+    users = [user("1500000002", "warga_dua"), user("1500000003", "warga_tiga", "none")]
+    url = f"{API}/users/{KEJATI}/mentions"
+    responses.get(
+        url,
+        status=429,
+        json={
+            "title": "Too Many Requests",
+            "detail": "Too Many Requests",
+            "type": "about:blank",
+            "status": 429,
+        },
+        headers={"x-rate-limit-reset": str(int(time.time()) + 3)},
+    )
+    responses.get(
+        url,
+        json=mentions_page(KEJATI, [newer], users[:1], next_token="abc"),
+        match=[
+            matchers.query_param_matcher({"since_id": "1790000000000000001"}, strict_match=False)
+        ],
+    )
+    responses.get(
+        url,
+        json=mentions_page(KEJATI, [older], users[1:]),
+        match=[matchers.query_param_matcher({"pagination_token": "abc"}, strict_match=False)],
+    )
+    for agency in REGISTRY.agencies:
+        for account in agency.accounts:
+            if account.id != KEJATI:
+                responses.get(
+                    f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
+                )
+
+    checkpoints = MemoryCheckpoints({KEJATI: "1790000000000000001"})
+    collected = Collected()
+    client = tweepy.Client("token", return_type=dict, wait_on_rate_limit=True)
+    produced = poll_once(client, REGISTRY, checkpoints, collected, collected.flush)
+
+    assert produced == 2
+    assert [key for key, _ in collected.messages] == [
+        b"1790000000000000020",
+        b"1790000000000000010",
+    ]
+    second = orjson.loads(collected.messages[1][1])
+    assert second == {"data": older, "includes": {"users": users[1:]}}
+    assert slept and slept[0] >= 1  # waited for the rate-limit reset
+    assert checkpoints[KEJATI] == "1790000000000000020"
+    assert HUMAS not in checkpoints  # an account with no mentions keeps no checkpoint
+
+
+@responses.activate
+def test_poll_keeps_the_checkpoint_when_kafka_does_not_acknowledge() -> None:
+    url = f"{API}/users/{KEJATI}/mentions"
+    fresh = post(
+        "1790000000000000030", "1500000002", "@KejatiJateng tolong", (KEJATI, "KejatiJateng")
+    )
+    responses.get(url, json=mentions_page(KEJATI, [fresh], [user("1500000002", "warga_dua")]))
+    for agency in REGISTRY.agencies:
+        for account in agency.accounts:
+            if account.id != KEJATI:
+                responses.get(
+                    f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
+                )
+
+    def failing_flush() -> None:
+        raise RuntimeError("broker unreachable")
+
+    checkpoints = MemoryCheckpoints({KEJATI: "1790000000000000001"})
+    client = tweepy.Client("token", return_type=dict)
+    with pytest.raises(RuntimeError, match="broker unreachable"):
+        poll_once(client, REGISTRY, checkpoints, Collected(), failing_flush)
+    assert checkpoints[KEJATI] == "1790000000000000001"
