@@ -50,22 +50,44 @@ class DecidedPosts:
         self.table[tweet_id] = True
 
 
-def install(app: faust.App, registry: Registry, policy: VerificationPolicy, raw_topic: str,
-            dedup_days: float) -> faust.types.AgentT[Any]:  # fmt: skip
+class Routing:
+    """The router and output topics of the registry in force; `use` swaps both at once, between
+    two events, when a new registry version arrives."""
+
+    def __init__(
+        self, app: faust.App, policy: VerificationPolicy, seen: DecidedPosts, registry: Registry
+    ) -> None:
+        self.app = app
+        self.policy = policy
+        self.seen = seen
+        self.use(registry)
+
+    def use(self, registry: Registry) -> None:
+        names = [DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC]
+        names += [complaint_topic(agency) for agency in registry.agency_ids]
+        self.sinks: dict[str, faust.types.TopicT] = {
+            name: self.app.topic(name, key_serializer="raw", value_serializer="raw")
+            for name in names
+        }
+        self.router: Router = Router(registry, self.policy, self.seen)
+        log.info("routing with registry %s: %d agencies", registry.version, len(registry.agencies))
+
+
+def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.AgentT[Any]:
     """Register the `route_mentions` agent on `app`."""
-    router = Router(registry, policy, DecidedPosts(app, dedup_days))
     source = app.topic(raw_topic, key_serializer="raw", value_serializer="raw")
-    names = [DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC]
-    names += [complaint_topic(agency) for agency in registry.agency_ids]
-    sinks = {name: app.topic(name, key_serializer="raw", value_serializer="raw") for name in names}
 
     # concurrency 1: faust issue #606 loses messages when an agent runs with more.
     @app.agent(source, concurrency=1)
     async def route_mentions(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
-            where: Source = {"topic": message.topic, "partition": message.partition,
-                             "offset": message.offset}  # fmt: skip
+            where: Source = {
+                "topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+            }
+            router, sinks = routing.router, routing.sinks
             for topic, key, value in router.route_line(message.value or b"", source=where):
                 # Sent within the event: Faust flushes the producer (acks=all) before it
                 # commits this offset, so a crash before the ack means the post is read again.

@@ -98,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
     count.set_defaults(run=_run_topics_count)
 
+    agencies = commands.add_parser("agencies", help="manage the agency registry")
+    agencies_commands = agencies.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sync = agencies_commands.add_parser(
+        "sync", help="validate the registry and publish it to running workers"
+    )
+    sync.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    sync.set_defaults(run=_run_agencies_sync)
+
     worker = commands.add_parser("worker", help="run the Faust worker that routes mentions.raw")
     worker.set_defaults(run=_run_worker)
 
@@ -178,6 +186,18 @@ def _run_topics_count(args: argparse.Namespace, settings: Settings) -> int:
     names = [spec.name for spec in topic_specs(settings, registry)]
     for topic, count in count_messages(settings, names).items():
         print(f"{topic:<40} {count:>9}")
+    return 0
+
+
+def _run_agencies_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.registry_sync import publish
+
+    registry = publish(settings, args.agencies or settings.agencies)
+    print(
+        f"published registry {registry.version} ({len(registry.agencies)} agencies); "
+        "running workers switch to it",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -21,6 +21,9 @@ RAW_TOPIC = "mentions.raw"
 CHECKPOINT_TOPIC = "aduan.x-poll.checkpoints"
 """The X poller's since_id per account (compacted: only the latest per account matters)."""
 
+REGISTRY_TOPIC = "aduan.registry"
+"""Published versions of the agency registry (compacted: only the latest matters)."""
+
 _TOPIC_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS error code
 
 
@@ -32,6 +35,8 @@ class BrokerError(AduanError):
 class TopicSpec:
     name: str
     configs: dict[str, str]
+    partitions: int | None = None
+    """None: as many as the settings say."""
 
 
 def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
@@ -39,8 +44,10 @@ def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     raw = TopicSpec(RAW_TOPIC, {"retention.ms": str(settings.raw_retention_ms)})
     fixed = [TopicSpec(name, {}) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, UNROUTED_TOPIC)]
     agencies = [TopicSpec(complaint_topic(agency), {}) for agency in registry.agency_ids]
-    checkpoints = TopicSpec(CHECKPOINT_TOPIC, {"cleanup.policy": "compact"})
-    return [raw, *fixed, *agencies, checkpoints]
+    compacted = {"cleanup.policy": "compact"}
+    # One partition: readers take the registry's latest version from partition 0.
+    internal = [TopicSpec(CHECKPOINT_TOPIC, compacted), TopicSpec(REGISTRY_TOPIC, compacted, 1)]
+    return [raw, *fixed, *agencies, *internal]
 
 
 def admin_client(settings: Settings) -> KafkaAdminClient:
@@ -63,7 +70,7 @@ def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
         response = admin.create_topics(
             {
                 spec.name: {
-                    "num_partitions": settings.topic_partitions,
+                    "num_partitions": spec.partitions or settings.topic_partitions,
                     "replication_factor": settings.topic_replicas,
                     "configs": spec.configs,
                 }

@@ -1,20 +1,38 @@
-"""`aduan worker`: the Faust worker with the routing agent."""
+"""`aduan worker`: the Faust worker with the routing agent and the registry follower."""
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 
-from agents import route_mentions
-from agents.registry import load_registry
+from agents.registry import Registry, load_registry
+from agents.route_mentions import DecidedPosts, Routing, install
+from streams import registry_sync
 from streams.app import create_app
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, create_topics
 
 
 def run_worker(settings: Settings) -> None:
-    registry = load_registry(settings.agencies)
-    # The consumer would ignore a topic that does not exist yet until its next metadata refresh.
+    # The topics must exist before the consumer starts: it would ignore a missing one until its
+    # next metadata refresh, minutes later.
+    create_topics(settings, load_registry(settings.agencies))
+    published, offset = registry_sync.latest_published(settings)
+    registry = published or load_registry(settings.agencies)
     create_topics(settings, registry)
+
     app = create_app(settings)
-    route_mentions.install(app, registry, settings.policy, RAW_TOPIC, settings.dedup_days)
+    routing = Routing(app, settings.policy, DecidedPosts(app, settings.dedup_days), registry)
+    install(app, routing, RAW_TOPIC)
+
+    async def apply(new: Registry) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, create_topics, settings, new)
+        routing.use(new)
+
+    async def follow_registry() -> None:
+        await registry_sync.follow(settings, offset, apply)
+
+    app.task(follow_registry)
+
     faust.Worker(app, loglevel="info").execute_from_commandline()

@@ -1,0 +1,97 @@
+"""The agency registry as a compacted Kafka topic, so that running workers pick up a change
+without a restart.
+
+`aduan agencies sync` validates the file and publishes its text; every worker reads the topic
+(without a consumer group, so that each one sees every version) and swaps in each valid version.
+An invalid version on the topic is logged and skipped: the worker keeps the last good one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as SyncTopicPartition
+from kafka.errors import KafkaError
+
+from agents.errors import RegistryError
+from agents.registry import Registry, load_registry, parse_registry
+from streams.settings import Settings
+from streams.topics import REGISTRY_TOPIC, BrokerError, create_topics
+
+log = logging.getLogger(__name__)
+
+_KEY = b"registry"
+
+
+def publish(settings: Settings, path: Path) -> Registry:
+    """Validate `path`, create its agencies' topics, and publish it; raises on an invalid file."""
+    registry = load_registry(path)
+    create_topics(settings, registry)
+    producer = KafkaProducer(
+        bootstrap_servers=list(settings.bootstrap_servers), acks="all", client_id="aduan-sync"
+    )
+    try:
+        producer.send(REGISTRY_TOPIC, key=_KEY, value=path.read_bytes()).get(timeout=30)
+    except KafkaError as exc:
+        raise BrokerError(f"publishing the registry failed: {exc}") from None
+    finally:
+        producer.close()
+    return registry
+
+
+def latest_published(settings: Settings) -> tuple[Registry | None, int]:
+    """The newest valid registry on the topic (None if there is none) and the offset to follow
+    from."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=list(settings.bootstrap_servers), enable_auto_commit=False
+    )
+    partition = SyncTopicPartition(REGISTRY_TOPIC, 0)
+    try:
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        end = consumer.end_offsets([partition])[partition]
+        registry = None
+        while consumer.position(partition) < end:
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    registry = _parse(record.value, record.offset) or registry
+        return registry, end
+    except KafkaError as exc:
+        raise BrokerError(f"reading {REGISTRY_TOPIC} failed: {exc}") from None
+    finally:
+        consumer.close()
+
+
+async def follow(
+    settings: Settings, offset: int, apply: Callable[[Registry], Awaitable[None]]
+) -> None:
+    """Call `apply` with every valid registry published from `offset` on; runs until cancelled."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=",".join(settings.bootstrap_servers), enable_auto_commit=False
+    )
+    partition = TopicPartition(REGISTRY_TOPIC, 0)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        consumer.seek(partition, offset)
+        async for record in consumer:
+            registry = _parse(record.value, record.offset)
+            if registry is not None:
+                await apply(registry)
+    except asyncio.CancelledError:
+        raise
+    finally:
+        await consumer.stop()
+
+
+def _parse(value: bytes | None, offset: int) -> Registry | None:
+    try:
+        return parse_registry((value or b"").decode("utf-8"), f"{REGISTRY_TOPIC}@{offset}")
+    except (RegistryError, UnicodeDecodeError) as exc:
+        log.error("ignoring an invalid registry; keeping the last good one: %s", exc)
+        return None
