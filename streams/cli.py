@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -228,13 +229,27 @@ def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
             produce_lines(sink, synthetic_lines(registry, args.synthetic), args.rate)
         else:
             with _open(args.file, "rb", "input") as source:
-                produce_lines(sink, source, args.rate)
+                produce_lines(sink, _with_progress(source), args.rate)
     except KeyboardInterrupt:
         sink.flush()
     finally:
         producer.close()
     print(f"{sink.sent} posts produced to mentions.raw", file=sys.stderr)
     return 0
+
+
+def _with_progress(source: BinaryIO) -> Iterator[bytes]:
+    """The lines of `source`, with a progress bar on a terminal (bytes read, rate, ETA)."""
+    from tqdm import tqdm
+
+    try:
+        total: int | None = os.fstat(source.fileno()).st_size or None
+    except (OSError, ValueError):
+        total = None
+    with tqdm(total=total, unit="B", unit_scale=True, disable=not sys.stderr.isatty()) as bar:
+        for line in source:
+            bar.update(len(line))
+            yield line
 
 
 def _stream_from_x(settings: Settings, registry: Registry, sink: RawSink) -> None:
