@@ -1,0 +1,297 @@
+"""The live pipeline on a local broker: saturated throughput and latency at a fixed rate.
+
+    python3 bench/pipeline_bench.py [--count 200000] [--rate 1000] [--seconds 30]
+
+Starts its own broker (deploy/kafka/broker.sh, free ports, temporary data) and, in the same run:
+1. Faust: `aduan worker` routes --count synthetic mentions produced at full speed; throughput is
+   posts / (last routed event's broker timestamp - first post sent).
+2. Bare loop: aiokafka consume -> the same Router.route_line -> aiokafka produce (acks=all),
+   committing after each batch is acknowledged, over its own copy of the topics: the ceiling for
+   this client on this machine. Measured the same way.
+3. Latency: posts produced at --rate for --seconds through the Faust worker; for each routed
+   event, the time from the post's send to the event being read by a subscriber.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from agents.registry import Registry, load_registry
+from agents.route import Router
+from agents.split import split_line
+from agents.verify import VerificationPolicy
+from streams.settings import Settings
+from streams.synthetic import synthetic_lines
+from streams.topics import RAW_TOPIC, create_topics, topic_specs
+
+ROOT = Path(__file__).resolve().parents[1]
+BARE = "bare."
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as a, socket.socket() as b:
+            a.bind(("localhost", 0))
+            port: int = a.getsockname()[1]
+            try:
+                b.bind(("localhost", port + 1))
+            except OSError:
+                continue
+            return port
+
+
+def messages(registry: Registry, count: int, seed: int) -> list[tuple[bytes | None, bytes]]:
+    return [m for line in synthetic_lines(registry, count, seed) for m in split_line(line)]
+
+
+def produce(
+    broker: str,
+    topic: str,
+    posts: list[tuple[bytes | None, bytes]],
+    rate: float | None = None,
+    sent_at: dict[bytes, float] | None = None,
+) -> float:
+    """Send `posts`, at most `rate` a second; returns the time the first one was sent."""
+    producer = KafkaProducer(
+        bootstrap_servers=broker,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        compression_type="gzip",
+    )
+    start = time.time()
+    for index, (key, value) in enumerate(posts):
+        if rate:
+            delay = start + index / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        if sent_at is not None and key is not None:
+            sent_at[key] = time.time()
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+    return start
+
+
+def expected_events(registry: Registry, posts: list[tuple[bytes | None, bytes]]) -> int:
+    router = Router(registry, VerificationPolicy(), set())
+    return sum(len(router.route_line(value)) for _, value in posts)
+
+
+def wait_for_events(broker: str, topics: list[str], expected: int, timeout: float) -> float:
+    """Reads `topics` until `expected` events arrived; returns the last one's broker timestamp."""
+    consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+    partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    seen, last, deadline = 0, 0.0, time.time() + timeout
+    while seen < expected:
+        if time.time() > deadline:
+            sys.exit(f"pipeline_bench: only {seen} of {expected} events after {timeout:.0f} s")
+        for records in consumer.poll(timeout_ms=500, max_records=5000).values():
+            seen += len(records)
+            last = max(last, max(r.timestamp for r in records) / 1000)
+    consumer.close()
+    return last
+
+
+async def bare_loop(broker: str, registry: Registry, stop: asyncio.Event) -> None:
+    """consume -> route -> produce, committing a batch once all its events are acknowledged."""
+    router = Router(registry, VerificationPolicy(), set())
+    consumer = AIOKafkaConsumer(
+        BARE + RAW_TOPIC,
+        bootstrap_servers=broker,
+        group_id="bare-loop",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker, acks="all", linger_ms=5, enable_idempotence=True
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            pending = []
+            for records in batches.values():
+                for record in records:
+                    where = {
+                        "topic": record.topic,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                    }
+                    for topic, key, event in router.route_line(record.value, source=where):  # type: ignore[arg-type]
+                        pending.append(
+                            await producer.send(
+                                BARE + topic,
+                                orjson.dumps(event),
+                                key=None if key is None else key.encode(),
+                            )
+                        )
+            if pending:
+                await asyncio.gather(*pending)
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def run_bare(
+    broker: str,
+    registry: Registry,
+    posts: list[tuple[bytes | None, bytes]],
+    outputs: list[str],
+    expected: int,
+) -> float:
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(bare_loop(broker, registry, stop),)
+    )
+    thread.start()
+    start = produce(broker, BARE + RAW_TOPIC, posts)
+    last = wait_for_events(broker, [BARE + t for t in outputs], expected, timeout=900)
+    loop.call_soon_threadsafe(stop.set)
+    thread.join()
+    return last - start
+
+
+def latency(
+    broker: str, posts: list[tuple[bytes | None, bytes]], rate: float, outputs: list[str]
+) -> list[float]:
+    """Seconds from each post's send to its routed events' arrival at a subscriber."""
+    sent_at: dict[bytes, float] = {}
+    latencies: list[float] = []
+    consumer = KafkaConsumer(
+        *[t for t in outputs if t.startswith("complaints.")],
+        bootstrap_servers=broker,
+        auto_offset_reset="latest",
+        group_id="bench-latency",
+        fetch_max_wait_ms=10,
+    )
+    while not consumer.assignment():
+        consumer.poll(timeout_ms=100)
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            for records in consumer.poll(timeout_ms=100).values():
+                now = time.time()
+                for record in records:
+                    tweet = orjson.loads(record.value)["tweet_id"].encode()
+                    if tweet in sent_at:
+                        latencies.append(now - sent_at[tweet])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    produce(broker, RAW_TOPIC, posts, rate=rate, sent_at=sent_at)
+    time.sleep(3)
+    done.set()
+    reader.join()
+    consumer.close()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200_000, help="mentions for throughput")
+    parser.add_argument("--rate", type=float, default=1000, help="offered rate for latency")
+    parser.add_argument("--seconds", type=float, default=30, help="length of the latency run")
+    args = parser.parse_args()
+
+    registry = load_registry(ROOT / "deploy" / "agencies.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_DATA_DIR": f"{tmp}/kafka",
+            "ADUAN_BROKER": f"localhost:{port}",
+            "ADUAN_WORKER_DIR": f"{tmp}/worker",
+            "ADUAN_WEB_PORT": str(free_port()),
+        }
+        broker_sh = ROOT / "deploy" / "kafka" / "broker.sh"
+        subprocess.run([broker_sh, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+        worker = None
+        try:
+            broker = f"localhost:{port}"
+            settings = Settings.from_env(env)
+            create_topics(settings, registry)
+            outputs = [
+                s.name
+                for s in topic_specs(settings, registry)
+                if s.name.startswith(("complaints.", "mentions.")) and s.name != RAW_TOPIC
+            ]
+            admin = KafkaAdminClient(bootstrap_servers=broker)
+            admin.create_topics(
+                {
+                    BARE + name: {
+                        "num_partitions": settings.topic_partitions,
+                        "replication_factor": 1,
+                    }
+                    for name in [RAW_TOPIC, *outputs]
+                },
+                raise_errors=False,
+            )
+            admin.close()
+
+            posts = messages(registry, args.count, seed=11)
+            expected = expected_events(registry, posts)
+            print(
+                f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+                f"{platform.python_version()}; {len(posts)} posts -> {expected} events"
+            )
+
+            bare_seconds = run_bare(broker, registry, posts, outputs, expected)
+
+            log = open(f"{tmp}/worker.log", "wb")  # noqa: SIM115
+            worker = subprocess.Popen(["aduan", "worker"], env=env, stdout=log, stderr=log)
+            while b"Worker]: Ready" not in Path(f"{tmp}/worker.log").read_bytes():
+                if worker.poll() is not None:
+                    sys.exit(
+                        "pipeline_bench: the worker exited:\n"
+                        + Path(f"{tmp}/worker.log").read_text()
+                    )
+                time.sleep(0.5)
+            start = produce(broker, RAW_TOPIC, posts)
+            faust_seconds = wait_for_events(broker, outputs, expected, timeout=1800) - start
+
+            fresh = messages(registry, int(args.rate * args.seconds), seed=12)
+            waits = latency(broker, fresh, args.rate, outputs)
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=60)
+            subprocess.run([broker_sh, "stop"], env=env, check=False)
+
+    faust_rate, bare_rate = len(posts) / faust_seconds, len(posts) / bare_seconds
+    print(
+        f"throughput, {len(posts)} posts: Faust {faust_rate:,.0f}/s, bare aiokafka loop "
+        f"{bare_rate:,.0f}/s, ratio {faust_rate / bare_rate:.2f}x (target: at least 0.5x)"
+    )
+    cuts = statistics.quantiles(waits, n=100)
+    print(
+        f"latency at {args.rate:.0f}/s over {args.seconds:.0f} s ({len(waits)} events): "
+        f"p50 {cuts[49] * 1000:.0f} ms, p95 {cuts[94] * 1000:.0f} ms, "
+        f"p99 {cuts[98] * 1000:.0f} ms (target: p99 at most 100 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
