@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
             '{"topic": ..., "key": ..., "value": {...}}. Per-topic counts go to stderr.'
         ),
     )
-    route.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    _add_agencies_option(route)
     route.add_argument("--input", default="-", help="JSON Lines input, or - for stdin (default)")
     route.add_argument("--output", default="-", help="output file, or - for stdout (default)")
     route.add_argument(
@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         "synthetic",
         help="write realistic synthetic mentions (X API v2 stream messages) as JSON Lines",
     )
-    synthetic.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    _add_agencies_option(synthetic)
     synthetic.add_argument("--count", type=_positive, default=1000, help="mentions (default 1000)")
     synthetic.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     synthetic.add_argument("--output", default="-", help="output file, or - for stdout (default)")
@@ -93,10 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     create = topics_commands.add_parser(
         "create", help="create the missing topics (idempotent); mentions.raw keeps forever"
     )
-    create.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    _add_agencies_option(create)
     create.set_defaults(run=_run_topics_create)
     count = topics_commands.add_parser("count", help="print the number of messages per topic")
-    count.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    _add_agencies_option(count)
     count.set_defaults(run=_run_topics_count)
 
     agencies = commands.add_parser("agencies", help="manage the agency registry")
@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     sync = agencies_commands.add_parser(
         "sync", help="validate the registry and publish it to running workers"
     )
-    sync.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+    _add_agencies_option(sync)
     sync.set_defaults(run=_run_agencies_sync)
 
     worker = commands.add_parser("worker", help="run the Faust worker that routes mentions.raw")
@@ -139,6 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     subscribe.add_argument("--output", default="-", help="output file, or - for stdout (default)")
     subscribe.set_defaults(run=_run_subscribe)
     return parser
+
+
+def _add_agencies_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
 
 
 def _run_route(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,7 +11,7 @@ from kafka.errors import KafkaError
 
 from agents.split import split_line
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, BrokerError
+from streams.topics import RAW_TOPIC, BrokerError, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,7 @@ def kafka_producer(settings: Settings) -> KafkaProducer:
             linger_ms=5,
         )
     except KafkaError as exc:
-        raise BrokerError(
-            f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc}); start it "
-            "with deploy/kafka/broker.sh start, or set ADUAN_BROKER"
-        ) from None
+        raise unreachable(settings, exc) from None
 
 
 class RawSink:

@@ -13,7 +13,7 @@ from kafka.errors import KafkaError
 
 from agents.route import complaint_topic
 from streams.settings import Settings
-from streams.topics import BrokerError
+from streams.topics import unreachable
 
 _REMEMBERED_EVENT_IDS = 100_000
 """Enough to cover a redelivered batch; repeats across restarts need the consumer's own store."""
@@ -68,9 +68,7 @@ def subscribe(
             auto_offset_reset="earliest",
         )
     except KafkaError as exc:
-        raise BrokerError(
-            f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc})"
-        ) from None
+        raise unreachable(settings, exc) from None
     topic = complaint_topic(agency)
     if rewind or since is not None:
         consumer.subscribe([topic], listener=_StartAt(consumer, since))

@@ -50,16 +50,20 @@ def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     return [raw, *fixed, *agencies, *internal]
 
 
+def unreachable(settings: Settings, exc: Exception) -> BrokerError:
+    return BrokerError(
+        f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc}); start it "
+        "with deploy/kafka/broker.sh start, or set ADUAN_BROKER"
+    )
+
+
 def admin_client(settings: Settings) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(
             bootstrap_servers=list(settings.bootstrap_servers), client_id="aduan-admin"
         )
     except KafkaError as exc:
-        raise BrokerError(
-            f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc}); start it "
-            "with deploy/kafka/broker.sh start, or set ADUAN_BROKER"
-        ) from None
+        raise unreachable(settings, exc) from None
 
 
 def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
