@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import platform
 import socket
@@ -26,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -64,7 +66,6 @@ def produce(
     topic: str,
     posts: list[tuple[bytes | None, bytes]],
     rate: float | None = None,
-    sent_at: dict[bytes, float] | None = None,
 ) -> float:
     """Send `posts`, at most `rate` a second; returns the time the first one was sent."""
     producer = KafkaProducer(
@@ -80,8 +81,6 @@ def produce(
             delay = start + index / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
-        if sent_at is not None and key is not None:
-            sent_at[key] = time.time()
         producer.send(topic, key=key, value=value)
     producer.flush()
     producer.close()
@@ -172,14 +171,11 @@ def run_bare(
     return last - start
 
 
-def latency(
-    broker: str, posts: list[tuple[bytes | None, bytes]], rate: float, outputs: list[str]
-) -> list[float]:
-    """Seconds from each post's send to its routed events' arrival at a subscriber."""
-    sent_at: dict[bytes, float] = {}
-    latencies: list[float] = []
+def _subscriber(broker: str, topics: list[str], ready: Any, stop: Any, out: Any) -> None:
+    """A subscriber in a process of its own (no GIL shared with the producer): records when
+    each routed event became readable."""
     consumer = KafkaConsumer(
-        *[t for t in outputs if t.startswith("complaints.")],
+        *topics,
         bootstrap_servers=broker,
         auto_offset_reset="latest",
         group_id="bench-latency",
@@ -187,25 +183,63 @@ def latency(
     )
     while not consumer.assignment():
         consumer.poll(timeout_ms=100)
-    done = threading.Event()
-
-    def read() -> None:
-        while not done.is_set():
-            for records in consumer.poll(timeout_ms=100).values():
-                now = time.time()
-                for record in records:
-                    tweet = orjson.loads(record.value)["tweet_id"].encode()
-                    if tweet in sent_at:
-                        latencies.append(now - sent_at[tweet])
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    produce(broker, RAW_TOPIC, posts, rate=rate, sent_at=sent_at)
-    time.sleep(3)
-    done.set()
-    reader.join()
+    ready.set()
+    arrivals = []
+    while not stop.is_set():
+        for records in consumer.poll(timeout_ms=100).values():
+            now = time.time()
+            arrivals += [(orjson.loads(r.value)["tweet_id"], now) for r in records]
     consumer.close()
-    return latencies
+    out.put(arrivals)
+
+
+def latency(
+    broker: str,
+    posts: list[tuple[bytes | None, bytes]],
+    *,
+    rate: float,
+    outputs: list[str],
+    env: dict[str, str],
+    tmp: str,
+) -> list[float]:
+    """Seconds from each post's send (its CreateTime in mentions.raw, set by `aduan produce
+    --rate`) to its routed events becoming readable by a subscriber."""
+    source = Path(tmp) / "latency.jsonl"
+    source.write_bytes(b"".join(value + b"\n" for _, value in posts))
+    context = multiprocessing.get_context("spawn")
+    ready, stop, out = context.Event(), context.Event(), context.Queue()
+    complaints = [t for t in outputs if t.startswith("complaints.")]
+    reader = context.Process(target=_subscriber, args=(broker, complaints, ready, stop, out))
+    reader.start()
+    ready.wait(timeout=60)
+    subprocess.run(
+        ["aduan", "produce", "--file", str(source), "--rate", str(rate)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(3)
+    stop.set()
+    arrivals = out.get(timeout=60)
+    reader.join()
+    sent = {key.decode(): stamp for key, stamp in read_timestamps(broker, RAW_TOPIC)}
+    return [arrived - sent[tweet] for tweet, arrived in arrivals if tweet in sent]
+
+
+def read_timestamps(broker: str, topic: str) -> list[tuple[bytes, float]]:
+    """(key, CreateTime in seconds) of every keyed message on `topic`."""
+    consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends = consumer.end_offsets(partitions)
+    found: list[tuple[bytes, float]] = []
+    while any(consumer.position(tp) < end for tp, end in ends.items()):
+        for records in consumer.poll(timeout_ms=500).values():
+            found += [(r.key, r.timestamp / 1000) for r in records if r.key is not None]
+    consumer.close()
+    return found
 
 
 def main() -> None:
@@ -277,7 +311,7 @@ def main() -> None:
                 faust_seconds = wait_for_events(broker, outputs, expected, timeout=1800) - start
 
             fresh = messages(registry, int(args.rate * args.seconds), seed=12)
-            waits = latency(broker, fresh, args.rate, outputs)
+            waits = latency(broker, fresh, rate=args.rate, outputs=outputs, env=env, tmp=tmp)
         finally:
             if worker is not None:
                 worker.terminate()
