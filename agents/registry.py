@@ -53,6 +53,11 @@ class Registry:
 
 def load_registry(path: Path) -> Registry:
     """Read and validate the registry file at `path`."""
+    return read_registry(path)[0]
+
+
+def read_registry(path: Path) -> tuple[Registry, str]:
+    """The validated registry at `path` and the very text it was validated from."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -61,7 +66,7 @@ def load_registry(path: Path) -> Registry:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: cannot read the registry: {exc}") from exc
-    return parse_registry(text, source=str(path))
+    return parse_registry(text, source=str(path)), text
 
 
 def parse_registry(text: str, source: str) -> Registry:

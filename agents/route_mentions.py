@@ -6,13 +6,16 @@ pipeline and the offline command cannot drift apart.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import faust
 import orjson
 
+from agents.post import Malformed
 from agents.registry import Registry
 from agents.route import (
     DEAD_LETTER_TOPIC,
@@ -20,6 +23,7 @@ from agents.route import (
     UNROUTED_TOPIC,
     Router,
     complaint_topic,
+    dead_letter,
 )
 from agents.verify import VerificationPolicy
 from schemas.events import Source
@@ -47,10 +51,19 @@ class DecidedPosts:
 
     def __contains__(self, tweet_id: object) -> bool:
         window = self.table[tweet_id]
-        return bool(window.current() or window.delta(self._span))
+        decided = window.current() or window.delta(self._span)
+        # The same message read again after a crash is not a duplicate: its events may never
+        # have reached Kafka, so it must be routed again.
+        return bool(decided) and decided != _current_message()
 
     def add(self, tweet_id: str) -> None:
-        self.table[tweet_id] = True
+        self.table[tweet_id] = _current_message()
+
+
+def _current_message() -> str:
+    """`partition:offset` of the message being processed: what decided a post id."""
+    event = faust.current_event()
+    return "" if event is None else f"{event.message.partition}:{event.message.offset}"
 
 
 class Routing:
@@ -91,11 +104,36 @@ def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.Age
                 "offset": message.offset,
             }
             router, sinks = routing.router, routing.sinks
-            for topic, key, value in router.route_line(message.value or b"", source=where):
-                # Sent within the event: Faust flushes the producer (acks=all) before it
-                # commits this offset, so a crash before the ack means the post is read again.
-                await sinks[topic].send(
-                    key=None if key is None else key.encode(), value=orjson.dumps(value)
+            raw = message.value or b""
+            try:
+                emits = router.route_line(raw, source=where)
+            except Exception as exc:  # the core is fuzzed never to raise; if it does, keep the post
+                log.exception("routing failed for %s", where)
+                failure = Malformed(
+                    f"internal error while routing: {exc!r}", raw.decode(errors="replace")
                 )
+                emits = [(DEAD_LETTER_TOPIC, None, dead_letter(failure, None, where))]
+            for topic, key, value in emits:
+                try:
+                    sent = await sinks[topic].send(
+                        key=None if key is None else key.encode(), value=orjson.dumps(value)
+                    )
+                except Exception:
+                    _stop_before_commit("sending an event failed", where)
+                # A FutureMessage: resolved when Kafka acknowledged the event, or refused it.
+                cast("asyncio.Future[Any]", sent).add_done_callback(_stop_on_failed_delivery)
 
     return route_mentions
+
+
+def _stop_on_failed_delivery(delivery: asyncio.Future[Any]) -> None:
+    if not delivery.cancelled() and delivery.exception() is not None:
+        _stop_before_commit(f"Kafka refused an event: {delivery.exception()!r}", None)
+
+
+def _stop_before_commit(reason: str, where: Source | None) -> NoReturn:
+    """Faust would acknowledge the input offset of an event whose output is lost (it acks in a
+    `finally`, and logs a failed delivery only as a warning). Exiting at once leaves the offset
+    uncommitted, so the restarted worker reads the post again."""
+    log.critical("%s (%s): stopping the worker so that the post is read again", reason, where)
+    os._exit(75)

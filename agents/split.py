@@ -1,5 +1,5 @@
-"""One Kafka message per post: the producer's unit, keyed by post id so that every post's
-history (and the worker's memory of it) lives in one partition."""
+"""One Kafka message per post: the producer's unit, keyed by post id so that the worker's memory
+of each post id lives in the same partition as the post."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def split_line(raw: bytes) -> list[tuple[bytes | None, bytes]]:
     if type(data) is list:
         users = _users(document.get("includes"))
         if users is None:
-            return [(None, raw)]  # a broken `includes` spoils the whole page, as offline
+            return [(None, raw)]  # a broken `includes` spoils the whole page, as in the router
         return [_page_post(post, users) for post in data]
     return [(_key(document.get("id_str") or document.get("id")), raw)]
 
@@ -48,7 +48,11 @@ def _users(includes: Any) -> dict[str, Any] | None:
     """The page's users by id; None when `includes` is not of the X API's shape."""
     if includes is None:
         return {}
-    users = includes.get("users", []) if type(includes) is dict else None
+    if type(includes) is not dict:
+        return None
+    users = includes.get("users")
+    if users is None:
+        return {}
     if type(users) is not list:
         return None
     return {u["id"]: u for u in users if type(u) is dict and type(u.get("id")) is str}

@@ -25,7 +25,7 @@ up() {
   command -v aduan >/dev/null || die "aduan is not installed: python3 -m pip install -e '.[dev]'"
   mkdir -p "$run"
   "$root/deploy/kafka/broker.sh" start >/dev/null
-  aduan topics create 2>/dev/null
+  aduan topics create > /dev/null
   if ! worker_running; then
     : > "$log"
     nohup aduan worker >> "$log" 2>&1 < /dev/null &

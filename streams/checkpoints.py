@@ -3,11 +3,11 @@ poller (on any machine) goes on where the last one stopped."""
 
 from __future__ import annotations
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from streams.settings import Settings
-from streams.topics import CHECKPOINT_TOPIC, BrokerError
+from streams.topics import CHECKPOINT_TOPIC, BrokerError, kafka_consumer
 
 
 class KafkaCheckpoints:
@@ -32,9 +32,7 @@ class KafkaCheckpoints:
 
 
 def _read_all(settings: Settings) -> dict[str, str]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=list(settings.bootstrap_servers), enable_auto_commit=False
-    )
+    consumer = kafka_consumer(settings, enable_auto_commit=False)
     try:
         partitions = [
             TopicPartition(CHECKPOINT_TOPIC, p)

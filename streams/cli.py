@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -123,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         help="poll each agency account's mentions timeline (runs until stopped)",
     )
     produce.add_argument("--rate", type=float, help="posts per second (default: unlimited)")
-    produce.add_argument("--agencies", type=Path, help="registry for --synthetic")
+    _add_agencies_option(produce)
     produce.set_defaults(run=_run_produce)
 
     subscribe = commands.add_parser(
@@ -216,6 +217,11 @@ def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
 def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
     from streams.producer import RawSink, kafka_producer, produce_lines
 
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # tweepy's debug log line carries the bearer token: never let it through.
+    logging.getLogger("tweepy").setLevel(logging.INFO)
     registry = load_registry(args.agencies or settings.agencies)
     if (args.x_stream or args.x_poll) and not settings.x_bearer_token:
         raise ConfigError(

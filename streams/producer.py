@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable
 
@@ -12,8 +11,6 @@ from kafka.errors import KafkaError
 from agents.split import split_line
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, BrokerError, unreachable
-
-log = logging.getLogger(__name__)
 
 
 def kafka_producer(settings: Settings) -> KafkaProducer:

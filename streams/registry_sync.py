@@ -8,20 +8,19 @@ An invalid version on the topic is logged and skipped: the worker keeps the last
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as SyncTopicPartition
 from kafka.errors import KafkaError
 
 from agents.errors import RegistryError
-from agents.registry import Registry, load_registry, parse_registry
+from agents.registry import Registry, parse_registry, read_registry
+from streams.producer import kafka_producer
 from streams.settings import Settings
-from streams.topics import REGISTRY_TOPIC, BrokerError, create_topics
+from streams.topics import REGISTRY_TOPIC, BrokerError, create_topics, kafka_consumer
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +29,12 @@ _KEY = b"registry"
 
 def publish(settings: Settings, path: Path) -> Registry:
     """Validate `path`, create its agencies' topics, and publish it; raises on an invalid file."""
-    registry = load_registry(path)
+    # The text validated is the text published, even if the file changes meanwhile.
+    registry, text = read_registry(path)
     create_topics(settings, registry)
-    producer = KafkaProducer(
-        bootstrap_servers=list(settings.bootstrap_servers), acks="all", client_id="aduan-sync"
-    )
+    producer = kafka_producer(settings)
     try:
-        producer.send(REGISTRY_TOPIC, key=_KEY, value=path.read_bytes()).get(timeout=30)
+        producer.send(REGISTRY_TOPIC, key=_KEY, value=text.encode()).get(timeout=30)
     except KafkaError as exc:
         raise BrokerError(f"publishing the registry failed: {exc}") from None
     finally:
@@ -47,9 +45,7 @@ def publish(settings: Settings, path: Path) -> Registry:
 def latest_published(settings: Settings) -> tuple[Registry | None, int]:
     """The newest valid registry on the topic (None if there is none) and the offset to follow
     from."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=list(settings.bootstrap_servers), enable_auto_commit=False
-    )
+    consumer = kafka_consumer(settings, enable_auto_commit=False)
     partition = SyncTopicPartition(REGISTRY_TOPIC, 0)
     try:
         consumer.assign([partition])
@@ -83,8 +79,6 @@ async def follow(
             registry = _parse(record.value, record.offset)
             if registry is not None:
                 await apply(registry)
-    except asyncio.CancelledError:
-        raise
     finally:
         await consumer.stop()
 

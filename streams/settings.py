@@ -80,13 +80,21 @@ class Settings:
             topic_partitions=number("ADUAN_TOPIC_PARTITIONS", int, 1),
             topic_replicas=number("ADUAN_TOPIC_REPLICAS", int, 1),
             raw_retention_ms=number("ADUAN_RAW_RETENTION_MS", int, -1),
-            dedup_days=number("ADUAN_DEDUP_DAYS", float, 0),
+            dedup_days=number("ADUAN_DEDUP_DAYS", float, 1),
             worker_dir=Path(get("ADUAN_WORKER_DIR")),
             web_port=number("ADUAN_WEB_PORT", int, 1),
             x_poll_seconds=number("ADUAN_X_POLL_SECONDS", float, 1),
-            x_backfill_minutes=number("ADUAN_X_BACKFILL_MINUTES", int, 0),
+            x_backfill_minutes=_at_most(
+                number("ADUAN_X_BACKFILL_MINUTES", int, 0), 5, "ADUAN_X_BACKFILL_MINUTES"
+            ),
             x_bearer_token=_secret(env, "ADUAN_X_BEARER_TOKEN"),
         )
+
+
+def _at_most(value: int, limit: int, name: str) -> int:
+    if value > limit:
+        raise ConfigError(f"{name}={value} must be at most {limit}")
+    return value
 
 
 def _bootstrap_servers(value: str) -> tuple[str, ...]:

@@ -9,11 +9,10 @@ from typing import Any, BinaryIO
 
 import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer
-from kafka.errors import KafkaError
 
 from agents.route import complaint_topic
 from streams.settings import Settings
-from streams.topics import unreachable
+from streams.topics import kafka_consumer
 
 _REMEMBERED_EVENT_IDS = 100_000
 """Enough to cover a redelivered batch; repeats across restarts need the consumer's own store."""
@@ -25,11 +24,15 @@ class _StartAt(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, consumer: KafkaConsumer, since: datetime | None) -> None:
         self.consumer = consumer
         self.since = since
+        self.moved: set[Any] = set()
+        """Partitions moved already: a later rebalance must not rewind them again."""
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         pass
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        assigned = [tp for tp in assigned if tp not in self.moved]
+        self.moved.update(assigned)
         if not assigned:
             return
         if self.since is None:
@@ -59,16 +62,13 @@ def subscribe(
     """Write the agency's complaints to `sink`, one JSON line each, committing after output.
 
     Returns the number written, when `max_events` or `idle_timeout` ends the loop."""
-    try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=list(settings.bootstrap_servers),
-            group_id=group or f"aduan-agency-{agency}",
-            client_id=f"aduan-subscribe-{agency}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-    except KafkaError as exc:
-        raise unreachable(settings, exc) from None
+    consumer = kafka_consumer(
+        settings,
+        group_id=group or f"aduan-agency-{agency}",
+        client_id=f"aduan-subscribe-{agency}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     topic = complaint_topic(agency)
     if rewind or since is not None:
         consumer.subscribe([topic], listener=_StartAt(consumer, since))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
@@ -12,8 +12,6 @@ from agents.errors import AduanError
 from agents.registry import Registry
 from agents.route import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC, complaint_topic
 from streams.settings import Settings
-
-log = logging.getLogger(__name__)
 
 RAW_TOPIC = "mentions.raw"
 """Every mention as it arrived: the system of record that replays read."""
@@ -57,6 +55,14 @@ def unreachable(settings: Settings, exc: Exception) -> BrokerError:
     )
 
 
+def kafka_consumer(settings: Settings, **options: Any) -> KafkaConsumer:
+    """A kafka-python consumer, or a `BrokerError` that says how to reach the cluster."""
+    try:
+        return KafkaConsumer(bootstrap_servers=list(settings.bootstrap_servers), **options)
+    except KafkaError as exc:
+        raise unreachable(settings, exc) from None
+
+
 def admin_client(settings: Settings) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(
@@ -98,9 +104,7 @@ def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
 
 def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
     """Messages on each topic now (end offset minus start offset, summed over partitions)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=list(settings.bootstrap_servers), client_id="aduan-count"
-    )
+    consumer = kafka_consumer(settings, client_id="aduan-count")
     try:
         partitions = [
             TopicPartition(topic, partition)

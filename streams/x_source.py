@@ -65,6 +65,7 @@ class MentionStream(tweepy.StreamingClient):  # type: ignore[misc]
     def __init__(self, bearer_token: str, sink: Sink, **options: Any) -> None:
         super().__init__(bearer_token, wait_on_rate_limit=True, **options)
         self.sink = sink
+        self.failure: Exception | None = None
 
     def on_data(self, raw_data: bytes) -> None:
         for key, value in split_line(raw_data):
@@ -76,14 +77,21 @@ class MentionStream(tweepy.StreamingClient):  # type: ignore[misc]
     def on_request_error(self, status_code: int) -> None:
         log.error("the X stream refused the connection with HTTP %s; retrying", status_code)
 
+    def on_exception(self, exception: Exception) -> None:
+        # tweepy would only log it and return from filter() as if the stream had ended.
+        self.failure = exception
+
 
 def run_stream(stream: MentionStream, registry: Registry, backfill_minutes: int) -> None:
-    """Sync the rules, then stream until disconnected."""
+    """Sync the rules, then stream until disconnected; re-raises what stopped the stream (a
+    Kafka failure in the sink, say), so that the caller does not take it for a clean end."""
     sync_rules(stream, registry)
     options = dict(_FIELDS)
     if backfill_minutes:
         options["backfill_minutes"] = backfill_minutes
     stream.filter(**options)
+    if stream.failure is not None:
+        raise stream.failure
 
 
 class Checkpoints(Protocol):

@@ -60,25 +60,49 @@ def aduan_env(broker: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def worker(aduan_env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
-    """A running `aduan worker`; yields the path of its log."""
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["aduan", "worker"], env=aduan_env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
+class Worker:
+    """An `aduan worker` process that can be stopped and started again."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log.write_bytes(b"")
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                ["aduan", "worker"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 90
-        while b"Worker]: Ready" not in log.read_bytes():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "worker not ready in 90 s:\n" + log.read_text()
+        while b"Worker]: Ready" not in self.log.read_bytes():
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, "not ready in 90 s:\n" + self.log.read_text()
             time.sleep(0.5)
-        yield log
-    finally:
-        process.terminate()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
         try:
-            process.wait(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture
+def worker_process(aduan_env: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
+    """A running `aduan worker`."""
+    process = Worker(aduan_env, tmp_path / "worker.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def worker(worker_process: Worker) -> Path:
+    """A running `aduan worker`; the path of its log."""
+    return worker_process.log

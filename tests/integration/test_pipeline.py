@@ -12,6 +12,8 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from tests.integration.conftest import Worker
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "deploy" / "samples" / "mentions.jsonl"
 
@@ -71,6 +73,29 @@ def read_topics(broker: str, topics: list[str], expected: int) -> list[Message]:
         consumer.close()
 
 
+def read_all(broker: str, topics: list[str]) -> list[Message]:
+    """Everything on `topics` now, up to the end offsets."""
+    consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in consumer.partitions_for_topic(topic)
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        found: list[Message] = []
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    key = None if record.key is None else record.key.decode()
+                    found.append(comparable(tp.topic, key, orjson.loads(record.value)))
+        return found
+    finally:
+        consumer.close()
+
+
 def test_live_pipeline_emits_what_route_computes(
     broker: str, aduan_env: dict[str, str], worker: Path
 ) -> None:
@@ -107,3 +132,51 @@ def test_subscriber_prints_its_agency_complaints(
         "60",
     )
     assert sorted(orjson.loads(line)["event_id"] for line in output.splitlines()) == mine
+
+
+def test_a_post_sent_again_after_a_worker_restart_is_a_duplicate(
+    broker: str, aduan_env: dict[str, str], worker_process: Worker, tmp_path: Path
+) -> None:
+    post = {
+        "data": {
+            "id": "1790000000000008001",
+            "text": "@KejatiJateng tolong",
+            "author_id": "16",
+            "edit_history_tweet_ids": ["1790000000000008001"],
+            "entities": {
+                "mentions": [
+                    {"start": 0, "end": 13, "username": "KejatiJateng", "id": "900000000000000201"}
+                ]
+            },
+        },
+        "includes": {
+            "users": [
+                {
+                    "id": "16",
+                    "name": "Warga",
+                    "username": "warga16",
+                    "verified": True,
+                    "verified_type": "blue",
+                }
+            ]
+        },
+    }
+    source = tmp_path / "post.jsonl"
+    source.write_bytes(orjson.dumps(post) + b"\n")
+    aduan(aduan_env, "produce", "--file", str(source))
+    worker_process.stop()
+    worker_process.start()
+    aduan(aduan_env, "produce", "--file", str(source))
+
+    deadline = time.monotonic() + 90
+    rejected: list[dict[str, Any]] = []
+    while not rejected and time.monotonic() < deadline:
+        time.sleep(1)
+        rejected = [
+            orjson.loads(value)
+            for _, key, value in read_all(broker, ["mentions.rejected"])
+            if key == "1790000000000008001"
+        ]
+    routed = [key for _, key, _ in read_all(broker, ["complaints.kejati-jateng"])]
+    assert routed.count("1790000000000008001") == 1
+    assert [r["reason"] for r in rejected] == ["duplicate"]

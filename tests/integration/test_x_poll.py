@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import responses
 import tweepy
 
@@ -15,6 +16,8 @@ from tests.integration.conftest import ROOT
 from tests.unit.streams.test_x_source import API, KEJATI, mentions_page, post, user
 
 REGISTRY = load_registry(ROOT / "deploy" / "agencies.yaml")
+
+pytestmark = pytest.mark.integration
 
 
 @responses.activate
