@@ -223,6 +223,10 @@ def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
     # tweepy's debug log line carries the bearer token: never let it through.
     logging.getLogger("tweepy").setLevel(logging.INFO)
     registry = load_registry(args.agencies or settings.agencies)
+    if (args.x_stream or args.x_poll) and args.rate:
+        raise ConfigError(
+            "--rate applies to --file and --synthetic; X sets the pace of its sources"
+        )
     if (args.x_stream or args.x_poll) and not settings.x_bearer_token:
         raise ConfigError(
             "the X API needs a bearer token: set ADUAN_X_BEARER_TOKEN, or "

@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 
+from agents.errors import AduanError
 from agents.route import complaint_topic
 from streams.settings import Settings
 from streams.topics import kafka_consumer
@@ -70,6 +71,12 @@ def subscribe(
         auto_offset_reset="earliest",
     )
     topic = complaint_topic(agency)
+    if consumer.partitions_for_topic(topic) is None:
+        consumer.close()
+        raise AduanError(
+            f"there is no topic {topic}: is {agency!r} an agency id of the registry? "
+            "(aduan topics count lists the topics)"
+        )
     if rewind or since is not None:
         consumer.subscribe([topic], listener=_StartAt(consumer, since))
     else:

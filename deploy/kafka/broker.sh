@@ -14,6 +14,8 @@ data="${KAFKA_DATA_DIR:-$root/.run/kafka}"
 libs="${KAFKA_LIBS_DIR:-$root/.run/kafka-libs}"
 port="${KAFKA_PORT:-9092}"
 controller_port=$((port + 1))
+mkdir -p "$data"
+data="$(cd "$data" && pwd)"  # absolute: the broker's config must not depend on the caller's cwd
 pidfile="$data/broker.pid"
 log="$data/broker.log"
 
@@ -22,12 +24,15 @@ die() { echo "broker.sh: $*" >&2; exit 1; }
 running() { [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 fetch_jars() {
-  [[ -f "$libs/.complete" ]] && return
+  local stamp
+  stamp="$(sha256sum "$here/pom.xml" | cut -d' ' -f1)"
+  [[ "$(cat "$libs/.complete" 2>/dev/null)" == "$stamp" ]] && return
+  rm -rf "$libs"  # another pom's jars must not mix with these
   command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch the broker jars; install it first"
   echo "broker.sh: fetching the Kafka broker jars from Maven Central into $libs" >&2
   mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$libs" -DincludeScope=runtime >&2
-  touch "$libs/.complete"
+  echo "$stamp" > "$libs/.complete"
 }
 
 write_config() {

@@ -202,3 +202,26 @@ def test_route_reports_lines_read(tmp_path: Path, capsys: pytest.CaptureFixture[
     lines = _route(tmp_path)
     read = sum(1 for line in SAMPLE.read_bytes().splitlines() if line.strip())
     assert f"{read} lines -> {len(lines)} events" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "message"),
+    [
+        (["--x-poll"], {}, "the X API needs a bearer token: set ADUAN_X_BEARER_TOKEN"),
+        (["--x-stream", "--rate", "5"], {"ADUAN_X_BEARER_TOKEN": "t"}, "--rate applies to --file"),
+    ],
+)
+def test_x_sources_refuse_bad_options_before_touching_kafka(
+    extra: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ADUAN_X_BEARER_TOKEN_FILE", raising=False)
+    if not env:
+        monkeypatch.delenv("ADUAN_X_BEARER_TOKEN", raising=False)
+    assert main(["produce", "--agencies", str(REGISTRY), *extra]) == 1
+    assert message in capsys.readouterr().err
