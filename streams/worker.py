@@ -17,10 +17,12 @@ from streams.topics import RAW_TOPIC, create_topics
 def run_worker(settings: Settings) -> None:
     # The topics must exist before the consumer starts: it would ignore a missing one until its
     # next metadata refresh, minutes later.
-    create_topics(settings, load_registry(settings.agencies))
-    published, offset = registry_sync.latest_published(settings)
-    registry = published or load_registry(settings.agencies)
+    registry = load_registry(settings.agencies)
     create_topics(settings, registry)
+    published, offset = registry_sync.latest_published(settings)
+    if published is not None and published.version != registry.version:
+        registry = published
+        create_topics(settings, registry)
 
     app = create_app(settings)
     routing = Routing(app, settings.policy, DecidedPosts(app, settings.dedup_days), registry)
