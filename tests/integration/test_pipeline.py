@@ -44,17 +44,23 @@ def comparable(topic: str, key: str | None, value: dict[str, Any]) -> Message:
     return topic, key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
+def from_the_start(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Assign every partition of `topics` to `consumer`, at the first offset, without a group."""
+    partitions = [
+        TopicPartition(topic, partition)
+        for topic in topics
+        for partition in consumer.partitions_for_topic(topic)
+    ]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    return partitions
+
+
 def read_topics(broker: str, topics: list[str], expected: int) -> list[Message]:
     """Everything on `topics`, read without a consumer group, waiting up to 90 s for `expected`."""
     consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
     try:
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in consumer.partitions_for_topic(topic)
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        from_the_start(consumer, topics)
         found: list[Message] = []
         deadline = time.monotonic() + 90
         while len(found) < expected and time.monotonic() < deadline:
@@ -77,13 +83,7 @@ def read_all(broker: str, topics: list[str]) -> list[Message]:
     """Everything on `topics` now, up to the end offsets."""
     consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
     try:
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in consumer.partitions_for_topic(topic)
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        partitions = from_the_start(consumer, topics)
         ends = consumer.end_offsets(partitions)
         found: list[Message] = []
         while any(consumer.position(tp) < end for tp, end in ends.items()):
