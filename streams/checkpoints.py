@@ -3,11 +3,11 @@ poller (on any machine) goes on where the last one stopped."""
 
 from __future__ import annotations
 
-from kafka import KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from streams.settings import Settings
-from streams.topics import CHECKPOINT_TOPIC, BrokerError, kafka_consumer
+from streams.topics import CHECKPOINT_TOPIC, BrokerError, read_to_end
 
 
 class KafkaCheckpoints:
@@ -32,22 +32,5 @@ class KafkaCheckpoints:
 
 
 def _read_all(settings: Settings) -> dict[str, str]:
-    consumer = kafka_consumer(settings, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(CHECKPOINT_TOPIC, p)
-            for p in consumer.partitions_for_topic(CHECKPOINT_TOPIC) or ()
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        since: dict[str, str] = {}
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    since[record.key.decode()] = record.value.decode()
-        return since
-    except KafkaError as exc:
-        raise BrokerError(f"reading {CHECKPOINT_TOPIC} failed: {exc}") from None
-    finally:
-        consumer.close()
+    records, _ = read_to_end(settings, CHECKPOINT_TOPIC)
+    return {record.key.decode(): record.value.decode() for record in records}

@@ -13,14 +13,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from kafka import TopicPartition as SyncTopicPartition
 from kafka.errors import KafkaError
 
 from agents.errors import RegistryError
 from agents.registry import Registry, parse_registry, read_registry
 from streams.producer import kafka_producer
 from streams.settings import Settings
-from streams.topics import REGISTRY_TOPIC, BrokerError, create_topics, kafka_consumer
+from streams.topics import REGISTRY_TOPIC, BrokerError, create_topics, read_to_end
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +44,11 @@ def publish(settings: Settings, path: Path) -> Registry:
 def latest_published(settings: Settings) -> tuple[Registry | None, int]:
     """The newest valid registry on the topic (None if there is none) and the offset to follow
     from."""
-    consumer = kafka_consumer(settings, enable_auto_commit=False)
-    partition = SyncTopicPartition(REGISTRY_TOPIC, 0)
-    try:
-        consumer.assign([partition])
-        consumer.seek_to_beginning(partition)
-        end = consumer.end_offsets([partition])[partition]
-        registry = None
-        while consumer.position(partition) < end:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    registry = _parse(record.value, record.offset) or registry
-        return registry, end
-    except KafkaError as exc:
-        raise BrokerError(f"reading {REGISTRY_TOPIC} failed: {exc}") from None
-    finally:
-        consumer.close()
+    records, ends = read_to_end(settings, REGISTRY_TOPIC)
+    registry = None
+    for record in records:
+        registry = _parse(record.value, record.offset) or registry
+    return registry, ends.get(0, 0)
 
 
 async def follow(

@@ -63,6 +63,26 @@ def kafka_consumer(settings: Settings, **options: Any) -> KafkaConsumer:
         raise unreachable(settings, exc) from None
 
 
+def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, int]]:
+    """Every record of `topic` up to its current end, read without a consumer group, and the end
+    offset of each partition."""
+    consumer = kafka_consumer(settings, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        records: list[Any] = []
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records += batch
+        return records, {tp.partition: end for tp, end in ends.items()}
+    except KafkaError as exc:
+        raise BrokerError(f"reading {topic} failed: {exc}") from None
+    finally:
+        consumer.close()
+
+
 def admin_client(settings: Settings) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(
