@@ -25,7 +25,8 @@ from schemas.events import (
 
 DEAD_LETTER_TOPIC = "mentions.dlq"
 REJECTED_TOPIC = "mentions.rejected"
-UNROUTED_TOPIC = "complaints.unrouted"
+COMPLAINT_TOPIC_PREFIX = "complaints."
+UNROUTED_TOPIC = COMPLAINT_TOPIC_PREFIX + "unrouted"
 RAW_LIMIT = 64 * 1024
 """Characters of raw input kept in a dead letter; Kafka's default message limit is 1 MB."""
 
@@ -34,7 +35,7 @@ Emit = tuple[str, str | None, Event]
 
 
 def complaint_topic(agency_id: str) -> str:
-    return f"complaints.{agency_id}"
+    return COMPLAINT_TOPIC_PREFIX + agency_id
 
 
 class SeenPosts(Protocol):

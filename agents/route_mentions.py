@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from datetime import timedelta
+from functools import partial
 from typing import Any, NoReturn, cast
 
 import faust
@@ -18,6 +20,7 @@ import orjson
 from agents.post import Malformed
 from agents.registry import Registry
 from agents.route import (
+    COMPLAINT_TOPIC_PREFIX,
     DEAD_LETTER_TOPIC,
     REJECTED_TOPIC,
     UNROUTED_TOPIC,
@@ -25,6 +28,7 @@ from agents.route import (
     complaint_topic,
     dead_letter,
 )
+from agents.route_metrics import RoutingMetrics
 from agents.verify import VerificationPolicy
 from schemas.events import Source
 
@@ -71,11 +75,17 @@ class Routing:
     two events, when a new registry version arrives."""
 
     def __init__(
-        self, app: faust.App, policy: VerificationPolicy, seen: DecidedPosts, registry: Registry
+        self,
+        app: faust.App,
+        policy: VerificationPolicy,
+        seen: DecidedPosts,
+        registry: Registry,
+        metrics: RoutingMetrics,
     ) -> None:
         self.app = app
         self.policy = policy
         self.seen = seen
+        self.metrics = metrics
         self.use(registry)
 
     def use(self, registry: Registry) -> None:
@@ -86,12 +96,14 @@ class Routing:
             for name in names
         }
         self.router: Router = Router(registry, self.policy, self.seen)
+        self.metrics.use_registry(registry)
         log.info("routing with registry %s: %d agencies", registry.version, len(registry.agencies))
 
 
 def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.AgentT[Any]:
     """Register the `route_mentions` agent on `app`."""
     source = app.topic(raw_topic, key_serializer="raw", value_serializer="raw")
+    metrics = routing.metrics
 
     # concurrency 1: faust issue #606 loses messages when an agent runs with more.
     @app.agent(source, concurrency=1)
@@ -113,6 +125,7 @@ def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.Age
                     f"internal error while routing: {exc!r}", raw.decode(errors="replace")
                 )
                 emits = [(DEAD_LETTER_TOPIC, None, dead_letter(failure, None, where))]
+            metrics.count(emits)
             for topic, key, value in emits:
                 try:
                     sent = await sinks[topic].send(
@@ -121,9 +134,19 @@ def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.Age
                 except Exception:
                     _stop_before_commit("sending an event failed", where)
                 # A FutureMessage: resolved when Kafka acknowledged the event, or refused it.
-                cast("asyncio.Future[Any]", sent).add_done_callback(_stop_on_failed_delivery)
+                cast("asyncio.Future[Any]", sent).add_done_callback(
+                    partial(_delivered, metrics, message.timestamp)
+                    if topic.startswith(COMPLAINT_TOPIC_PREFIX)
+                    else _stop_on_failed_delivery
+                )
 
     return route_mentions
+
+
+def _delivered(metrics: RoutingMetrics, posted_at: float, delivery: asyncio.Future[Any]) -> None:
+    """A complaint acknowledged: route latency from its mention's timestamp in Kafka."""
+    _stop_on_failed_delivery(delivery)
+    metrics.latency.observe(time.time() - posted_at)
 
 
 def _stop_on_failed_delivery(delivery: asyncio.Future[Any]) -> None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from streams.metrics import ProducerMetrics
 from streams.settings import Settings
 from streams.topics import CHECKPOINT_TOPIC, BrokerError, read_to_end
 
 
 class KafkaCheckpoints:
-    def __init__(self, settings: Settings, producer: KafkaProducer) -> None:
+    def __init__(
+        self, settings: Settings, producer: KafkaProducer, metrics: ProducerMetrics
+    ) -> None:
         self.producer = producer
+        self.metrics = metrics
         self.since: dict[str, str] = _read_all(settings)
 
     def get(self, account_id: str) -> str | None:
@@ -29,6 +33,7 @@ class KafkaCheckpoints:
                 f"storing the checkpoint of account {account_id} failed: {exc}"
             ) from None
         self.since[account_id] = since_id
+        self.metrics.checkpoint_time.labels(account_id).set_to_current_time()
 
 
 def _read_all(settings: Settings) -> dict[str, str]:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -24,6 +25,7 @@ from streams.synthetic import synthetic_lines
 if TYPE_CHECKING:
     from kafka import KafkaProducer
 
+    from streams.metrics import ProducerMetrics
     from streams.producer import RawSink
 
 
@@ -215,7 +217,8 @@ def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.producer import RawSink, kafka_producer, produce_lines
+    from streams.metrics import ProducerMetrics, new_registry, serve
+    from streams.producer import RawSink, broker_connected, kafka_producer, produce_lines
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -232,13 +235,20 @@ def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
             "the X API needs a bearer token: set ADUAN_X_BEARER_TOKEN, or "
             "ADUAN_X_BEARER_TOKEN_FILE to a file holding it"
         )
+    kind = "x-stream" if args.x_stream else "x-poll" if args.x_poll else "file"
+    if args.synthetic is not None:
+        kind = "synthetic"
+    metrics = ProducerMetrics(new_registry(), kind)
     producer = kafka_producer(settings)
-    sink = RawSink(producer)
+    server = serve(
+        settings.producer_web_port, metrics.registry, partial(broker_connected, producer)
+    )
+    sink = RawSink(producer, metrics)
     try:
         if args.x_stream:
-            _stream_from_x(settings, registry, sink)
+            _stream_from_x(settings, registry, sink, metrics)
         elif args.x_poll:
-            _poll_x(settings, registry, sink, producer)
+            _poll_x(settings, registry, sink, producer, metrics)
         elif args.synthetic is not None:
             produce_lines(sink, synthetic_lines(registry, args.synthetic), args.rate)
         else:
@@ -248,6 +258,7 @@ def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
         sink.flush()
     finally:
         producer.close()
+        server.shutdown()
     print(f"{sink.sent} posts produced to mentions.raw", file=sys.stderr)
     return 0
 
@@ -266,7 +277,9 @@ def _with_progress(source: BinaryIO) -> Iterator[bytes]:
             yield line
 
 
-def _stream_from_x(settings: Settings, registry: Registry, sink: RawSink) -> None:
+def _stream_from_x(
+    settings: Settings, registry: Registry, sink: RawSink, metrics: ProducerMetrics
+) -> None:
     from streams.x_source import MentionStream, run_stream
 
     # Each stream message is flushed on its own: a live stream has no natural batch end.
@@ -274,17 +287,25 @@ def _stream_from_x(settings: Settings, registry: Registry, sink: RawSink) -> Non
         sink(key, value)
         sink.flush()
 
-    run_stream(MentionStream(settings.x_bearer_token, send), registry, settings.x_backfill_minutes)
+    stream = MentionStream(settings.x_bearer_token, send, metrics)
+    run_stream(stream, registry, settings.x_backfill_minutes)
 
 
-def _poll_x(settings: Settings, registry: Registry, sink: RawSink, producer: KafkaProducer) -> None:
+def _poll_x(
+    settings: Settings,
+    registry: Registry,
+    sink: RawSink,
+    producer: KafkaProducer,
+    metrics: ProducerMetrics,
+) -> None:
     import tweepy
 
     from streams.checkpoints import KafkaCheckpoints
-    from streams.x_source import poll_once
+    from streams.x_source import count_responses, poll_once
 
     client = tweepy.Client(settings.x_bearer_token, return_type=dict, wait_on_rate_limit=True)
-    checkpoints = KafkaCheckpoints(settings, producer)
+    count_responses(client.session, metrics)
+    checkpoints = KafkaCheckpoints(settings, producer, metrics)
     while True:
         produced = poll_once(client, registry, checkpoints, sink, sink.flush)
         print(f"polled: {produced} new posts", file=sys.stderr)

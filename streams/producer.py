@@ -9,6 +9,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from agents.split import split_line
+from streams.metrics import ProducerMetrics
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, BrokerError, unreachable
 
@@ -29,17 +30,34 @@ def kafka_producer(settings: Settings) -> KafkaProducer:
         raise unreachable(settings, exc) from None
 
 
+def broker_connected(producer: KafkaProducer) -> bool:
+    """Whether the producer holds a connection to a broker of the cluster. kafka-python has no
+    public call for it: `bootstrap_connected` only tells whether bootstrapping is under way."""
+    client = producer._sender._client
+    return any(client.connected(broker.node_id) for broker in client.cluster.brokers())
+
+
 class RawSink:
     """Sends posts to mentions.raw; `flush` returns only when Kafka acknowledged all of them."""
 
-    def __init__(self, producer: KafkaProducer) -> None:
+    def __init__(self, producer: KafkaProducer, metrics: ProducerMetrics) -> None:
         self.producer = producer
+        self.metrics = metrics
         self.sent = 0
         self.failures: list[BaseException] = []
 
     def __call__(self, key: bytes | None, value: bytes) -> None:
-        self.producer.send(RAW_TOPIC, key=key, value=value).add_errback(self.failures.append)
+        self.metrics.fetched.inc()
+        sending = self.producer.send(RAW_TOPIC, key=key, value=value)
+        sending.add_callback(self._acknowledged).add_errback(self._failed)
         self.sent += 1
+
+    def _acknowledged(self, _: object) -> None:
+        self.metrics.produced.inc()
+
+    def _failed(self, error: BaseException) -> None:
+        self.metrics.errors.inc()
+        self.failures.append(error)
 
     def flush(self) -> None:
         self.producer.flush()

@@ -27,7 +27,8 @@ ENVIRONMENT = (
     ("ADUAN_RAW_RETENTION_MS", "-1", "retention of mentions.raw in ms (-1: keep forever)"),
     ("ADUAN_DEDUP_DAYS", "7", "days the worker remembers decided post ids"),
     ("ADUAN_WORKER_DIR", ".run/worker", "the worker's local state"),
-    ("ADUAN_WEB_PORT", "6066", "the worker's HTTP port"),
+    ("ADUAN_WEB_PORT", "6066", "the worker's HTTP port (/metrics, /healthz, /readyz)"),
+    ("ADUAN_PRODUCER_WEB_PORT", "6067", "the producer's HTTP port (/metrics, /healthz, /readyz)"),
     ("ADUAN_X_BEARER_TOKEN", "", "X API bearer token (or ADUAN_X_BEARER_TOKEN_FILE)"),
     ("ADUAN_X_POLL_SECONDS", "60", "pause between two rounds of produce --x-poll"),
     ("ADUAN_X_BACKFILL_MINUTES", "0", "minutes the X stream backfills on reconnect (0-5)"),
@@ -45,6 +46,7 @@ class Settings:
     dedup_days: float
     worker_dir: Path
     web_port: int
+    producer_web_port: int
     x_poll_seconds: float
     x_backfill_minutes: int
     x_bearer_token: str = field(default="", repr=False)
@@ -83,6 +85,7 @@ class Settings:
             dedup_days=number("ADUAN_DEDUP_DAYS", float, 1),
             worker_dir=Path(get("ADUAN_WORKER_DIR")),
             web_port=number("ADUAN_WEB_PORT", int, 1),
+            producer_web_port=number("ADUAN_PRODUCER_WEB_PORT", int, 1),
             x_poll_seconds=number("ADUAN_X_POLL_SECONDS", float, 1),
             x_backfill_minutes=_at_most(
                 number("ADUAN_X_BACKFILL_MINUTES", int, 0), 5, "ADUAN_X_BACKFILL_MINUTES"

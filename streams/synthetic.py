@@ -54,13 +54,15 @@ _START = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def synthetic_lines(registry: Registry, count: int, seed: int = 7) -> Iterator[bytes]:
-    """`count` JSON lines (plus the few redelivered ones), deterministic for a given seed."""
+    """`count` JSON lines (plus the few redelivered ones), deterministic for a given seed.
+    Post ids depend on the seed too, so that sets with different seeds do not share posts."""
     rng = random.Random(seed)
+    id_base = 1_785_000_000_000_000_000 + (seed % 1000) * 10**12
     accounts = [(agency.id, account) for agency in registry.agencies for account in agency.accounts]
     citizens = [_citizen(rng, index) for index in range(max(50, count // 20))]
     previous: list[bytes] = []
     for index in range(count):
-        line = orjson.dumps(_message(rng, index, accounts, citizens))
+        line = orjson.dumps(_message(rng, index, id_base, accounts, citizens))
         if rng.random() < SHARE_TRUNCATED:
             line = line[: len(line) // 2]
         yield line
@@ -87,11 +89,12 @@ def _citizen(rng: random.Random, index: int) -> dict[str, Any]:
 def _message(
     rng: random.Random,
     index: int,
+    id_base: int,
     accounts: list[tuple[str, Account]],
     citizens: list[dict[str, Any]],
 ) -> dict[str, Any]:
     created = _START + timedelta(seconds=index * 0.5)
-    tweet_id = str(1_785_000_000_000_000_000 + index * 4096 + rng.randrange(4096))
+    tweet_id = str(id_base + index * 4096 + rng.randrange(4096))
     author = rng.choice(citizens)
     if rng.random() < SHARE_AGENCY_AUTHOR:
         _, account = rng.choice(accounts)

@@ -8,8 +8,10 @@ import faust
 
 from agents.registry import Registry, load_registry
 from agents.route_mentions import DecidedPosts, Routing, install
-from streams import registry_sync
+from agents.route_metrics import RoutingMetrics
+from streams import registry_sync, worker_web
 from streams.app import create_app
+from streams.metrics import new_registry
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, create_topics
 
@@ -25,7 +27,10 @@ def run_worker(settings: Settings) -> None:
         create_topics(settings, registry)
 
     app = create_app(settings)
-    routing = Routing(app, settings.policy, DecidedPosts(app, settings.dedup_days), registry)
+    metrics = new_registry()
+    worker_web.install(app, metrics, RAW_TOPIC)
+    seen = DecidedPosts(app, settings.dedup_days)
+    routing = Routing(app, settings.policy, seen, registry, RoutingMetrics(metrics))
     install(app, routing, RAW_TOPIC)
 
     async def apply(new: Registry) -> None:

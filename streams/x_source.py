@@ -13,6 +13,7 @@ import tweepy
 
 from agents.registry import Registry
 from agents.split import split_line
+from streams.metrics import ProducerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +63,39 @@ class MentionStream(tweepy.StreamingClient):  # type: ignore[misc]
     """Forwards every stream message as it arrived. tweepy reconnects with X's backoff rules
     when the connection drops."""
 
-    def __init__(self, bearer_token: str, sink: Sink, **options: Any) -> None:
+    def __init__(
+        self, bearer_token: str, sink: Sink, metrics: ProducerMetrics, **options: Any
+    ) -> None:
         super().__init__(bearer_token, wait_on_rate_limit=True, **options)
         self.sink = sink
+        self.metrics = metrics
         self.failure: Exception | None = None
+        self.connections = 0
+        count_responses(self.session, metrics)
+
+    def on_connect(self) -> None:
+        if self.connections:
+            self.metrics.stream_reconnects.inc()
+        self.connections += 1
+        self.metrics.stream_connected.set(1)
+
+    def on_disconnect(self) -> None:
+        self.metrics.stream_connected.set(0)
 
     def on_data(self, raw_data: bytes) -> None:
         for key, value in split_line(raw_data):
             self.sink(key, value)
 
     def on_closed(self, response: Any) -> None:
+        self.metrics.stream_connected.set(0)
         log.warning("the X stream closed the connection; reconnecting")
 
+    def on_connection_error(self) -> None:
+        self.metrics.stream_connected.set(0)
+        log.warning("the X stream connection failed; reconnecting")
+
     def on_request_error(self, status_code: int) -> None:
+        self.metrics.stream_connected.set(0)
         log.error("the X stream refused the connection with HTTP %s; retrying", status_code)
 
     def on_exception(self, exception: Exception) -> None:
@@ -92,6 +113,16 @@ def run_stream(stream: MentionStream, registry: Registry, backfill_minutes: int)
     stream.filter(**options)
     if stream.failure is not None:
         raise stream.failure
+
+
+def count_responses(session: Any, metrics: ProducerMetrics) -> None:
+    """Counts every X API response of `session` (a requests.Session) by status: tweepy waits out
+    rate limits and retries on its own, without telling its caller."""
+
+    def hook(response: Any, *args: Any, **kwargs: Any) -> None:
+        metrics.http_status(response.status_code)
+
+    session.hooks["response"].append(hook)
 
 
 class Checkpoints(Protocol):

@@ -57,6 +57,7 @@ def aduan_env(broker: str, tmp_path: Path) -> dict[str, str]:
         "ADUAN_AGENCIES": str(ROOT / "deploy" / "agencies.yaml"),
         "ADUAN_WORKER_DIR": str(tmp_path / "worker"),
         "ADUAN_WEB_PORT": str(free_port()),
+        "ADUAN_PRODUCER_WEB_PORT": str(free_port()),
     }
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import responses
 import tweepy
+from prometheus_client import CollectorRegistry
 
 from agents.registry import load_registry
 from streams.checkpoints import KafkaCheckpoints
+from streams.metrics import ProducerMetrics
 from streams.producer import RawSink, kafka_producer
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, count_messages, create_topics
@@ -43,15 +45,23 @@ def test_polled_posts_reach_mentions_raw_and_the_checkpoint_survives_a_restart(
 
     producer = kafka_producer(settings)
     try:
-        sink = RawSink(producer)
+        sink = RawSink(producer, ProducerMetrics(CollectorRegistry(), "x-poll"))
         client = tweepy.Client("token", return_type=dict)
         produced = poll_once(
-            client, REGISTRY, KafkaCheckpoints(settings, producer), sink, sink.flush
+            client, REGISTRY, KafkaCheckpoints(settings, producer, sink.metrics), sink, sink.flush
         )
-        restarted = KafkaCheckpoints(settings, producer)
+        restarted = KafkaCheckpoints(settings, producer, sink.metrics)
     finally:
         producer.close()
 
     assert produced == 1
     assert count_messages(settings, [RAW_TOPIC])[RAW_TOPIC] == before + 1
     assert restarted.get(KEJATI) == "1790000000000000040"
+    registry = sink.metrics.registry
+    assert (
+        registry.get_sample_value("aduan_producer_posts_produced_total", {"source": "x-poll"}) == 1
+    )
+    checkpointed = registry.get_sample_value(
+        "aduan_x_checkpoint_timestamp_seconds", {"account": KEJATI}
+    )
+    assert checkpointed is not None and checkpointed > 0

@@ -12,10 +12,19 @@ import orjson
 import pytest
 import responses
 import tweepy
+from prometheus_client import CollectorRegistry
 from responses import matchers
 
 from agents.registry import load_registry
-from streams.x_source import MentionStream, poll_once, run_stream, stream_rules, sync_rules
+from streams.metrics import ProducerMetrics
+from streams.x_source import (
+    MentionStream,
+    count_responses,
+    poll_once,
+    run_stream,
+    stream_rules,
+    sync_rules,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 REGISTRY = load_registry(ROOT / "deploy" / "agencies.yaml")
@@ -147,7 +156,8 @@ def test_stream_forwards_every_message_and_reconnects_after_a_drop() -> None:
         if len(collected.messages) == 3:
             stream.disconnect()
 
-    stream = MentionStream("token", sink)
+    metrics = ProducerMetrics(CollectorRegistry(), "x-stream")
+    stream = MentionStream("token", sink, metrics)
     run_stream(stream, REGISTRY, backfill_minutes=2)
 
     assert [key for key, _ in collected.messages] == [
@@ -162,6 +172,12 @@ def test_stream_forwards_every_message_and_reconnects_after_a_drop() -> None:
     assert set(query["user.fields"].split(",")) == {"verified", "verified_type", "username", "name"}
     assert "note_tweet" in query["tweet.fields"].split(",")
     assert query["backfill_minutes"] == "2"
+    assert sample(metrics, "aduan_x_stream_reconnects_total") == 1
+    assert sample(metrics, "aduan_x_stream_connected") == 0  # disconnected at the end
+
+
+def sample(metrics: ProducerMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
 
 
 def mentions_page(
@@ -233,6 +249,8 @@ def test_poll_pages_waits_out_a_429_and_checkpoints_after_the_flush(
     checkpoints = MemoryCheckpoints({KEJATI: "1790000000000000001"})
     collected = Collected()
     client = tweepy.Client("token", return_type=dict, wait_on_rate_limit=True)
+    metrics = ProducerMetrics(CollectorRegistry(), "x-poll")
+    count_responses(client.session, metrics)
     produced = poll_once(client, REGISTRY, checkpoints, collected, collected.flush)
 
     assert produced == 2
@@ -245,6 +263,8 @@ def test_poll_pages_waits_out_a_429_and_checkpoints_after_the_flush(
     assert slept and slept[0] >= 1  # waited for the rate-limit reset
     assert checkpoints[KEJATI] == "1790000000000000020"
     assert HUMAS not in checkpoints  # an account with no mentions keeps no checkpoint
+    assert sample(metrics, "aduan_x_api_errors_total", status="429") == 1
+    assert sample(metrics, "aduan_x_rate_limit_waits_total") == 1
 
 
 @responses.activate
