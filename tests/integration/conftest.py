@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -24,6 +25,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The broker the integration tests share."""
+    with running_broker(tmp_path_factory) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def running_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A one-node KRaft broker on free ports, in a fresh data directory."""
     port = free_port()
     while True:  # the controller takes port + 1

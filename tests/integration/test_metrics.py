@@ -19,12 +19,21 @@ import pytest
 import yaml
 
 from agents.route import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC
-from tests.integration.conftest import ROOT, free_port
+from agents.route_metrics import OUTCOMES
+from tests.integration.conftest import ROOT, free_port, running_broker
 
 pytestmark = pytest.mark.integration
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GARBAGE = b'{"data": {"id": 17}}\n'
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of its own: the counters must see only this test's mentions, and the other
+    tests must not see them either."""
+    with running_broker(tmp_path_factory) as address:
+        yield address
 
 
 @pytest.fixture
@@ -121,8 +130,7 @@ def test_prometheus_sees_the_routing_outcome(
     assert http_get(f"{worker_url}/healthz")[0] == 200
     wait_for(lambda: http_get(f"{worker_url}/readyz")[0] == 200, "worker ready")
 
-    # Mentions no other test produces (the broker and the dedup table are shared), and one
-    # line that cannot be a post.
+    # Synthetic mentions and one line that cannot be a post.
     source = tmp_path / "mentions.jsonl"
     synthetic = subprocess.run(
         ["aduan", "synthetic", "--count", "150", "--seed", "4004"],
@@ -134,18 +142,11 @@ def test_prometheus_sees_the_routing_outcome(
     outcomes, agencies = expected_outcome(aduan_env, source)
     posts = sum(outcomes.values())
 
-    # Whatever an earlier test left in mentions.raw is routed first; count from there.
-    # (No lag series at all: the worker has read nothing since it started.)
+    # The worker's series exist from its start, at 0: the broker is this test's own.
     wait_for(
-        lambda: (
-            query(prometheus, 'sum(up{job="aduan-worker"})') == {"": 1.0}
-            and query(prometheus, "sum(aduan_consumer_lag_messages)") in ({}, {"": 0.0})
-        ),
-        "the worker scraped and caught up",
+        lambda: query(prometheus, 'sum(aduan_mentions_total{job="aduan-worker"})') == {"": 0.0},
+        "Prometheus scraping the fresh worker",
     )
-    time.sleep(2)  # two more scrapes, so that the baseline below is the settled one
-    before = query(prometheus, "sum by (outcome) (aduan_mentions_total)")
-    before_agencies = query(prometheus, "sum by (agency) (aduan_complaints_routed_total)")
 
     log = tmp_path / "producer.log"
     with log.open("wb") as out:
@@ -176,17 +177,14 @@ def test_prometheus_sees_the_routing_outcome(
         producer.stdin.close()
         assert producer.wait(timeout=60) == 0, log.read_text()
 
-    def increase() -> dict[str, float]:
-        now = query(prometheus, "sum by (outcome) (aduan_mentions_total)")
-        return {k: now[k] - before.get(k, 0) for k in now}
-
-    wanted = {outcome: float(outcomes[outcome]) for outcome in before}
-    wait_for(lambda: increase() == wanted, f"mentions by outcome == {wanted}")
-
-    now_agencies = query(prometheus, "sum by (agency) (aduan_complaints_routed_total)")
-    assert {k: now_agencies[k] - before_agencies.get(k, 0) for k in now_agencies} == {
-        agency: float(agencies[agency]) for agency in now_agencies
-    }
+    wanted = {outcome: float(outcomes[outcome]) for outcome in OUTCOMES}
+    wait_for(
+        lambda: query(prometheus, "sum by (outcome) (aduan_mentions_total)") == wanted,
+        f"mentions by outcome == {wanted}",
+    )
+    by_agency = query(prometheus, "sum by (agency) (aduan_complaints_routed_total)")
+    assert by_agency == {agency: float(agencies[agency]) for agency in by_agency}
+    assert set(agencies) <= set(by_agency)
     latency = query(prometheus, "sum(aduan_route_latency_seconds_count)")
     assert latency[""] >= sum(agencies.values())
     # The garbage line is a dead letter, and the shipped alert rule sees it.
