@@ -1,0 +1,117 @@
+"""The worker alone: how fast it drains posts already in `mentions.raw`, and what each post costs
+the worker and the broker in CPU time.
+
+    python3 bench/drain_bench.py [--count 20000]
+
+Twice in one run, each time on a fresh broker of its own: fills `mentions.raw` with --count
+synthetic mentions, starts a worker and waits until every routed event is readable. First the
+bare aiokafka loop of pipeline_bench.py (in a process of its own), then `aduan worker`. Unlike
+pipeline_bench.py nothing else produces meanwhile, so the figures show the workers' own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from pipeline_bench import ROOT, expected_events, free_port, messages, produce, wait_for_events
+
+from agents.registry import load_registry
+from streams.settings import Settings
+from streams.topics import RAW_TOPIC, create_topics, topic_specs
+
+BARE_WORKER = """
+import asyncio, sys
+from pathlib import Path
+from agents.registry import load_registry
+import pipeline_bench
+pipeline_bench.BARE = ""
+print("Worker]: Ready", flush=True)
+registry = load_registry(Path(sys.argv[2]))
+asyncio.run(pipeline_bench.bare_loop(sys.argv[1], registry, asyncio.Event()))
+"""
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system + times.children_user + times.children_system)
+
+
+def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
+    """Posts per second, and CPU seconds per post of the worker and of the broker."""
+    agencies = ROOT / "deploy" / "agencies.yaml"
+    registry = load_registry(agencies)
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        broker = f"localhost:{port}"
+        env = {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_DATA_DIR": f"{tmp}/kafka",
+            "ADUAN_BROKER": broker,
+            "ADUAN_WORKER_DIR": f"{tmp}/worker",
+            "ADUAN_WEB_PORT": str(free_port()),
+            "PYTHONPATH": str(ROOT / "bench"),
+        }
+        broker_sh = ROOT / "deploy" / "kafka" / "broker.sh"
+        subprocess.run([broker_sh, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+        worker = None
+        try:
+            settings = Settings.from_env(env)
+            create_topics(settings, registry)
+            outputs = [
+                spec.name
+                for spec in topic_specs(settings, registry)
+                if spec.name.startswith(("complaints.", "mentions.")) and spec.name != RAW_TOPIC
+            ]
+            posts = messages(registry, count, seed=11)
+            expected = expected_events(registry, posts)
+            produce(broker, RAW_TOPIC, posts)
+
+            command = ["aduan", "worker"]
+            if bare:
+                command = [sys.executable, "-c", BARE_WORKER, broker, str(agencies)]
+            log_path = Path(tmp) / "worker.log"
+            with log_path.open("wb") as log:
+                worker = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+            while b"Worker]: Ready" not in log_path.read_bytes():
+                if worker.poll() is not None:
+                    sys.exit("drain_bench: the worker exited:\n" + log_path.read_text())
+                time.sleep(0.2)
+            ready = time.time()
+            kafka = next(
+                p for p in psutil.process_iter(["cmdline"]) if "kafka.Kafka" in p.info["cmdline"]
+            )
+            processes = {"worker": psutil.Process(worker.pid), "broker": kafka}
+            before = {name: cpu_seconds(p) for name, p in processes.items()}
+            last = wait_for_events(broker, outputs, expected, timeout=1800)
+            after = {name: cpu_seconds(p) for name, p in processes.items()}
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=60)
+            subprocess.run([broker_sh, "stop"], env=env, check=False, stdout=subprocess.DEVNULL)
+    cost = {name: (after[name] - before[name]) / len(posts) for name in processes}
+    return len(posts) / (last - ready), cost
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000, help="mentions to drain")
+    args = parser.parse_args()
+    results = {"bare loop": drain(args.count, bare=True), "aduan worker": drain(args.count, False)}
+    for name, (rate, cost) in results.items():
+        costs = ", ".join(f"{process} {1e6 * cpu:,.0f} µs" for process, cpu in cost.items())
+        print(f"{name}: {rate:,.0f} posts/s; CPU per post: {costs}")
+    ratio = results["aduan worker"][0] / results["bare loop"][0]
+    print(f"aduan worker / bare loop: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
