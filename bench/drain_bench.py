@@ -20,11 +20,19 @@ import time
 from pathlib import Path
 
 import psutil
-from pipeline_bench import ROOT, expected_events, free_port, messages, produce, wait_for_events
+from pipeline_bench import (
+    ROOT,
+    expected_events,
+    free_port,
+    messages,
+    output_topics,
+    produce,
+    wait_for_events,
+)
 
 from agents.registry import load_registry
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, create_topics, topic_specs
+from streams.topics import RAW_TOPIC, create_topics
 
 BARE_WORKER = """
 import asyncio, sys
@@ -65,11 +73,7 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
         try:
             settings = Settings.from_env(env)
             create_topics(settings, registry)
-            outputs = [
-                spec.name
-                for spec in topic_specs(settings, registry)
-                if spec.name.startswith(("complaints.", "mentions.")) and spec.name != RAW_TOPIC
-            ]
+            outputs = output_topics(settings, registry)
             posts = messages(registry, count, seed=11)
             expected = expected_events(registry, posts)
             produce(broker, RAW_TOPIC, posts)

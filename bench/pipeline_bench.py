@@ -87,6 +87,15 @@ def produce(
     return start
 
 
+def output_topics(settings: Settings, registry: Registry) -> list[str]:
+    """The topics the worker writes routed events to."""
+    return [
+        spec.name
+        for spec in topic_specs(settings, registry)
+        if spec.name.startswith(("complaints.", "mentions.")) and spec.name != RAW_TOPIC
+    ]
+
+
 def expected_events(registry: Registry, posts: list[tuple[bytes | None, bytes]]) -> int:
     router = Router(registry, VerificationPolicy(), set())
     return sum(len(router.route_line(value)) for _, value in posts)
@@ -269,11 +278,7 @@ def main() -> None:
             broker = f"localhost:{port}"
             settings = Settings.from_env(env)
             create_topics(settings, registry)
-            outputs = [
-                s.name
-                for s in topic_specs(settings, registry)
-                if s.name.startswith(("complaints.", "mentions.")) and s.name != RAW_TOPIC
-            ]
+            outputs = output_topics(settings, registry)
             admin = KafkaAdminClient(bootstrap_servers=broker)
             admin.create_topics(
                 {

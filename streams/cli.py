@@ -235,9 +235,12 @@ def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
             "the X API needs a bearer token: set ADUAN_X_BEARER_TOKEN, or "
             "ADUAN_X_BEARER_TOKEN_FILE to a file holding it"
         )
-    kind = "x-stream" if args.x_stream else "x-poll" if args.x_poll else "file"
-    if args.synthetic is not None:
-        kind = "synthetic"
+    if args.x_stream:
+        kind = "x-stream"
+    elif args.x_poll:
+        kind = "x-poll"
+    else:
+        kind = "file" if args.synthetic is None else "synthetic"
     metrics = ProducerMetrics(new_registry(), kind)
     producer = kafka_producer(settings)
     server = serve(
