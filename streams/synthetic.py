@@ -51,18 +51,25 @@ _VERIFIED_TYPES = (("blue", 0.85), ("business", 0.05), ("government", 0.05), ("n
 _FIRST = ("Budi", "Siti", "Agus", "Dewi", "Eko", "Rina", "Joko", "Sri", "Andi", "Wulan")
 _LAST = ("Santoso", "Rahayu", "Wibowo", "Lestari", "Saputra", "Handayani", "Prasetyo", "Utami")
 _START = datetime(2024, 5, 1, tzinfo=UTC)
+_SPACING = timedelta(seconds=30)
+"""Between two posts: 20,000 posts span a week, enough for a report's per-day charts."""
+_TWITTER_EPOCH_MS = 1_288_834_974_657
+_OPEN_THREADS = 10
+"""Recent conversations a reply may join: a few threads grow long, as on X."""
 
 
 def synthetic_lines(registry: Registry, count: int, seed: int = 7) -> Iterator[bytes]:
     """`count` JSON lines (plus the few redelivered ones), deterministic for a given seed.
-    Post ids depend on the seed too, so that sets with different seeds do not share posts."""
+    Post ids are snowflakes of their `created_at`, as X's are, with the seed as machine id, so
+    that sets with different seeds do not share posts."""
     rng = random.Random(seed)
-    id_base = 1_785_000_000_000_000_000 + (seed % 1000) * 10**12
+    machine = seed % 1024
+    threads: list[str] = []
     accounts = [(agency.id, account) for agency in registry.agencies for account in agency.accounts]
     citizens = [_citizen(rng, index) for index in range(max(50, count // 20))]
     previous: list[bytes] = []
     for index in range(count):
-        line = orjson.dumps(_message(rng, index, id_base, accounts, citizens))
+        line = orjson.dumps(_message(rng, index, machine, accounts, citizens, threads=threads))
         if rng.random() < SHARE_TRUNCATED:
             line = line[: len(line) // 2]
         yield line
@@ -89,12 +96,15 @@ def _citizen(rng: random.Random, index: int) -> dict[str, Any]:
 def _message(
     rng: random.Random,
     index: int,
-    id_base: int,
+    machine: int,
     accounts: list[tuple[str, Account]],
     citizens: list[dict[str, Any]],
+    *,
+    threads: list[str],
 ) -> dict[str, Any]:
-    created = _START + timedelta(seconds=index * 0.5)
-    tweet_id = str(id_base + index * 4096 + rng.randrange(4096))
+    """One stream message; `threads` holds recent conversations that replies join."""
+    created = _START + index * _SPACING
+    tweet_id = str(_snowflake(created, machine, rng.randrange(4096)))
     author = rng.choice(citizens)
     if rng.random() < SHARE_AGENCY_AUTHOR:
         _, account = rng.choice(accounts)
@@ -129,7 +139,7 @@ def _message(
         post["attachments"] = {"media_keys": [media_key]}
     if handles and rng.random() < SHARE_REPLY:
         post["in_reply_to_user_id"] = handles[0].id
-        post["conversation_id"] = str(int(tweet_id) - rng.randrange(1, 10**9))
+        post["conversation_id"] = rng.choice(threads) if threads else tweet_id
         post["referenced_tweets"] = [{"type": "replied_to", "id": post["conversation_id"]}]
     elif rng.random() < SHARE_RETWEET:
         original = rng.choice(citizens)
@@ -145,6 +155,9 @@ def _message(
         )
         post["note_tweet"] = {"text": long_text, "entities": _entities(long_text, handles)}
         text = long_text[:277] + "…"
+    if post["conversation_id"] == tweet_id:
+        threads.append(tweet_id)
+        del threads[:-_OPEN_THREADS]
     post["text"] = text
     post["entities"] = _entities(text, handles, author["username"], tweet_id, media_key)
     return {
@@ -152,6 +165,11 @@ def _message(
         "includes": {"users": [author]},
         "matching_rules": [{"id": str(1_700_000_000 + index % 97), "tag": addressed[0][0]}],
     }
+
+
+def _snowflake(created: datetime, machine: int, sequence: int) -> int:
+    milliseconds = int(created.timestamp() * 1000) - _TWITTER_EPOCH_MS
+    return (milliseconds << 22) | (machine << 12) | sequence
 
 
 def _entities(
