@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from agents.parse import parse_line
@@ -22,6 +23,8 @@ from schemas.events import (
     RejectionReason,
     Source,
 )
+
+log = logging.getLogger(__name__)
 
 DEAD_LETTER_TOPIC = "mentions.dlq"
 REJECTED_TOPIC = "mentions.rejected"
@@ -68,6 +71,18 @@ class Router:
             else:
                 self._route_post(item, emits)
         return emits
+
+    def route_message(self, raw: bytes, source: Source) -> list[Emit]:
+        """Events for one Kafka message. Never raises: should the core itself fail, the post
+        becomes a dead letter rather than stopping the pipeline or getting lost."""
+        try:
+            return self.route_line(raw, source=source)
+        except Exception as exc:  # the core is fuzzed never to raise; if it does, keep the post
+            log.exception("routing failed for %s", source)
+            failure = Malformed(
+                f"internal error while routing: {exc!r}", raw.decode(errors="replace")
+            )
+            return [(DEAD_LETTER_TOPIC, None, dead_letter(failure, None, source))]
 
     def _route_post(self, post: Post, emits: list[Emit]) -> None:
         verdict = self._judge(post)

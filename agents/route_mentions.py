@@ -17,7 +17,6 @@ from typing import Any, NoReturn, cast
 import faust
 import orjson
 
-from agents.post import Malformed
 from agents.registry import Registry
 from agents.route import (
     COMPLAINT_TOPIC_PREFIX,
@@ -26,7 +25,6 @@ from agents.route import (
     UNROUTED_TOPIC,
     Router,
     complaint_topic,
-    dead_letter,
 )
 from agents.route_metrics import RoutingMetrics
 from agents.verify import VerificationPolicy
@@ -115,16 +113,8 @@ def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.Age
                 "partition": message.partition,
                 "offset": message.offset,
             }
-            router, sinks = routing.router, routing.sinks
-            raw = message.value or b""
-            try:
-                emits = router.route_line(raw, source=where)
-            except Exception as exc:  # the core is fuzzed never to raise; if it does, keep the post
-                log.exception("routing failed for %s", where)
-                failure = Malformed(
-                    f"internal error while routing: {exc!r}", raw.decode(errors="replace")
-                )
-                emits = [(DEAD_LETTER_TOPIC, None, dead_letter(failure, None, where))]
+            sinks = routing.sinks
+            emits = routing.router.route_message(message.value or b"", where)
             metrics.count(emits)
             for topic, key, value in emits:
                 try:

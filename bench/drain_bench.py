@@ -12,7 +12,6 @@ pipeline_bench.py nothing else produces meanwhile, so the figures show the worke
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,9 +22,9 @@ import psutil
 from pipeline_bench import (
     ROOT,
     expected_events,
-    free_port,
     messages,
     output_topics,
+    own_broker,
     produce,
     wait_for_events,
 )
@@ -55,20 +54,11 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
     """Posts per second, and CPU seconds per post of the worker and of the broker."""
     agencies = ROOT / "deploy" / "agencies.yaml"
     registry = load_registry(agencies)
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        broker = f"localhost:{port}"
-        env = {
-            **os.environ,
-            "KAFKA_PORT": str(port),
-            "KAFKA_DATA_DIR": f"{tmp}/kafka",
-            "ADUAN_BROKER": broker,
-            "ADUAN_WORKER_DIR": f"{tmp}/worker",
-            "ADUAN_WEB_PORT": str(free_port()),
-            "PYTHONPATH": str(ROOT / "bench"),
-        }
-        broker_sh = ROOT / "deploy" / "kafka" / "broker.sh"
-        subprocess.run([broker_sh, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        own_broker(tmp, PYTHONPATH=str(ROOT / "bench")) as env,
+    ):
+        broker = env["ADUAN_BROKER"]
         worker = None
         try:
             settings = Settings.from_env(env)
@@ -100,7 +90,6 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
             if worker is not None:
                 worker.terminate()
                 worker.wait(timeout=60)
-            subprocess.run([broker_sh, "stop"], env=env, check=False, stdout=subprocess.DEVNULL)
     cost = {name: (after[name] - before[name]) / len(posts) for name in processes}
     return len(posts) / (last - ready), cost
 

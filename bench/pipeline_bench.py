@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import platform
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,28 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
+
+
+@contextlib.contextmanager
+def own_broker(tmp: str, **extra: str) -> Iterator[dict[str, str]]:
+    """A broker of its own on free ports, its data under `tmp`; yields aduan's environment."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(port),
+        "KAFKA_DATA_DIR": f"{tmp}/kafka",
+        "ADUAN_BROKER": f"localhost:{port}",
+        "ADUAN_AGENCIES": str(ROOT / "deploy" / "agencies.yaml"),
+        "ADUAN_WORKER_DIR": f"{tmp}/worker",
+        "ADUAN_WEB_PORT": str(free_port()),
+        **extra,
+    }
+    broker_sh = ROOT / "deploy" / "kafka" / "broker.sh"
+    subprocess.run([broker_sh, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield env
+    finally:
+        subprocess.run([broker_sh, "stop"], env=env, check=False, stdout=subprocess.DEVNULL)
 
 
 def messages(registry: Registry, count: int, seed: int) -> list[tuple[bytes | None, bytes]]:
@@ -261,21 +285,10 @@ def main() -> None:
     args = parser.parse_args()
 
     registry = load_registry(ROOT / "deploy" / "agencies.yaml")
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        env = {
-            **os.environ,
-            "KAFKA_PORT": str(port),
-            "KAFKA_DATA_DIR": f"{tmp}/kafka",
-            "ADUAN_BROKER": f"localhost:{port}",
-            "ADUAN_WORKER_DIR": f"{tmp}/worker",
-            "ADUAN_WEB_PORT": str(free_port()),
-        }
-        broker_sh = ROOT / "deploy" / "kafka" / "broker.sh"
-        subprocess.run([broker_sh, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as tmp, own_broker(tmp) as env:
         worker = None
         try:
-            broker = f"localhost:{port}"
+            broker = env["ADUAN_BROKER"]
             settings = Settings.from_env(env)
             create_topics(settings, registry)
             outputs = output_topics(settings, registry)
@@ -321,7 +334,6 @@ def main() -> None:
             if worker is not None:
                 worker.terminate()
                 worker.wait(timeout=60)
-            subprocess.run([broker_sh, "stop"], env=env, check=False)
 
     if posts:
         faust_rate, bare_rate = len(posts) / faust_seconds, len(posts) / bare_seconds

@@ -7,8 +7,9 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -75,10 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_agencies_option(route)
     route.add_argument("--input", default="-", help="JSON Lines input, or - for stdin (default)")
     route.add_argument("--output", default="-", help="output file, or - for stdout (default)")
-    route.add_argument(
-        "--verified-types",
-        help="comma-separated verification types to serve (default: $ADUAN_VERIFIED_TYPES)",
-    )
+    _add_policy_option(route)
     route.set_defaults(run=_run_route)
 
     synthetic = commands.add_parser(
@@ -129,6 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_agencies_option(produce)
     produce.set_defaults(run=_run_produce)
 
+    _add_subscribe(commands)
+
+    _add_replay(commands)
+    _add_report(commands)
+    return parser
+
+
+def _add_subscribe(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     subscribe = commands.add_parser(
         "subscribe", help="print an agency's complaints, one JSON event per line"
     )
@@ -141,19 +147,79 @@ def _parser() -> argparse.ArgumentParser:
     subscribe.add_argument("--idle-timeout", type=float, help="stop after S seconds without events")
     subscribe.add_argument("--output", default="-", help="output file, or - for stdout (default)")
     subscribe.set_defaults(run=_run_subscribe)
-    return parser
 
 
-def _add_agencies_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--agencies", type=Path, help="registry file (default: $ADUAN_AGENCIES)")
+def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="re-route a time window of mentions.raw, e.g. to check a registry change",
+        description=(
+            "Re-route the posts of mentions.raw whose Kafka time is in [--since, --until) with "
+            "a registry and policy (default: the ones in force), into a JSON Lines file (as "
+            "aduan route writes) or into shadow topics PREFIX.complaints.<id> etc. Reads "
+            "without a consumer group: the live worker is untouched. Never writes to live topics."
+        ),
+    )
+    replay.add_argument("--since", type=_iso_time, required=True, help="ISO 8601 start time")
+    replay.add_argument("--until", type=_iso_time, help="ISO 8601 end time (default: now)")
+    _add_agencies_option(replay, "registry to route with (default: the one in force)")
+    _add_policy_option(replay)
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument("--output", help="JSON Lines file of the events, or - for stdout")
+    target.add_argument("--to-topics", metavar="PREFIX", help="write to PREFIX.<live topic name>")
+    replay.add_argument(
+        "--diff",
+        action="store_true",
+        help="compare with what the live pipeline emitted for the same posts, per agency "
+        "(printed to stdout, or to stderr when --output is -)",
+    )
+    replay.set_defaults(run=_run_replay)
+
+
+def _add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser(
+        "report",
+        help="analyse the routed history: PNG charts, CSV tables and an HTML page",
+        description=(
+            "Complaints per agency per day, rejection reasons over time, share of verified "
+            "authors, multi-agency complaints, top conversation threads and routing latency "
+            "(--since only), from a file of events or from the live topics."
+        ),
+    )
+    source = report.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--from-file",
+        metavar="FILE",
+        help="JSON Lines of aduan route, aduan replay or aduan subscribe, or - for stdin",
+    )
+    source.add_argument("--since", type=_iso_time, help="read the live topics from this time on")
+    report.add_argument("--until", type=_iso_time, help="end of the --since window (default: now)")
+    report.add_argument("--out", type=Path, required=True, help="directory to write into")
+    report.set_defaults(run=_run_report)
+
+
+def _add_agencies_option(
+    parser: argparse.ArgumentParser, meaning: str = "registry file (default: $ADUAN_AGENCIES)"
+) -> None:
+    parser.add_argument("--agencies", type=Path, help=meaning)
+
+
+def _add_policy_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verified-types",
+        help="comma-separated verification types to serve (default: $ADUAN_VERIFIED_TYPES)",
+    )
+
+
+def _policy(args: argparse.Namespace, settings: Settings) -> VerificationPolicy:
+    if args.verified_types is None:
+        return settings.policy
+    return VerificationPolicy.from_names(args.verified_types.split(","), "--verified-types")
 
 
 def _run_route(args: argparse.Namespace, settings: Settings) -> int:
     registry = load_registry(args.agencies or settings.agencies)
-    policy = settings.policy
-    if args.verified_types is not None:
-        policy = VerificationPolicy.from_names(args.verified_types.split(","), "--verified-types")
-    router = Router(registry, policy, seen=set())
+    router = Router(registry, _policy(args, settings), seen=set())
     with _open(args.input, "rb", "input") as source, _open(args.output, "wb", "output") as sink:
         lines, counts = route_file(router, source, sink)
     total = sum(counts.values())
@@ -330,6 +396,97 @@ def _run_subscribe(args: argparse.Namespace, settings: Settings) -> int:
             idle_timeout=args.idle_timeout,
         )
     return 0
+
+
+def _run_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import replay
+    from streams.history import Window, find_spans
+    from streams.registry_sync import latest_published
+    from streams.routing_diff import compare, format_diff, routings
+    from streams.topics import RAW_TOPIC
+
+    window = Window(args.since, args.until)
+    prefix = None if args.to_topics is None else replay.check_prefix(args.to_topics)
+    if args.agencies is not None:
+        registry = load_registry(args.agencies)
+    else:
+        registry = latest_published(settings)[0] or load_registry(settings.agencies)
+    spans = find_spans(settings, [RAW_TOPIC], window)
+    total = sum(span.size for span in spans)
+    with tempfile.TemporaryDirectory(prefix="aduan-replay-") as parts, _Progress(total) as show:
+        job = replay.Job(settings, registry, _policy(args, settings), window, Path(parts), prefix)
+        outcome = replay.replay(job, spans, show)
+        if args.output is not None:
+            with _open(args.output, "wb", "output") as sink:
+                replay.merge(job.parts, spans, sink)
+        print(
+            f"replayed {outcome.read} of {total} posts of {RAW_TOPIC} -> "
+            f"{sum(outcome.events.values())} events (registry {registry.version})",
+            file=sys.stderr,
+        )
+        for topic, count in sorted(outcome.events.items()):
+            shown = topic if prefix is None else f"{prefix}.{topic}"
+            print(f"  {shown:<40} {count:>9}", file=sys.stderr)
+        if outcome.interrupted:
+            print(
+                f"stopped by Ctrl-C: {outcome.where()}. The output holds the events of the "
+                "posts before those offsets; replay again for the whole window.",
+                file=sys.stderr,
+            )
+            return 130
+        if args.diff:
+            replayed = routings(replay.replayed_events(job.parts, spans))
+            live = replay.live_routings(settings, window, replayed.keys())
+            out = sys.stderr if args.output == "-" else sys.stdout
+            print(format_diff(compare(live, replayed)), file=out)
+    return 0
+
+
+def _run_report(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.history import Window
+    from streams.report import events_from_file, events_from_kafka, write_report
+    from streams.report_tables import build_tables
+
+    if args.from_file is not None:
+        if args.until is not None:
+            raise ConfigError("--until goes with --since; a file is reported whole")
+        with _open(args.from_file, "rb", "input") as source:
+            tables = build_tables(events_from_file(source, args.from_file))
+        title = f"aduan report of {args.from_file}"
+    else:
+        window = Window(args.since, args.until)
+        events, mentions = events_from_kafka(settings, window)
+        tables = build_tables(events, mentions)
+        title = f"aduan report from {args.since.isoformat()} to {(args.until or 'now')}"
+    for path in write_report(tables, args.out, title):
+        print(path, file=sys.stderr)
+    return 0
+
+
+class _Progress:
+    """Messages read of `total`: a bar on a terminal (rate, ETA), else a log line every 10 s."""
+
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self.total = total
+        self.terminal = sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="post", unit_scale=True, disable=not self.terminal)
+        self.start = self.logged = time.monotonic()
+
+    def __enter__(self) -> Callable[[int], None]:
+        return self.show
+
+    def __exit__(self, *_: object) -> None:
+        self.bar.close()
+
+    def show(self, done: int) -> None:
+        self.bar.update(done - self.bar.n)
+        now = time.monotonic()
+        if not self.terminal and now - self.logged >= 10:
+            self.logged = now
+            rate = done / max(now - self.start, 1e-9)
+            print(f"replay: {done} of {self.total} posts, {rate:,.0f}/s", file=sys.stderr)
 
 
 def _iso_time(text: str) -> datetime:

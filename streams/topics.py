@@ -83,6 +83,16 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
         consumer.close()
 
 
+def existing_topics(settings: Settings) -> set[str]:
+    consumer = kafka_consumer(settings, client_id="aduan-topics")
+    try:
+        return set(consumer.topics())
+    except KafkaError as exc:
+        raise BrokerError(f"listing the topics failed: {exc}") from None
+    finally:
+        consumer.close()
+
+
 def admin_client(settings: Settings) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(
@@ -93,8 +103,14 @@ def admin_client(settings: Settings) -> KafkaAdminClient:
 
 
 def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
-    """Create the missing topics; returns each topic name with True when it was created now."""
-    specs = topic_specs(settings, registry)
+    """Create the pipeline's missing topics; returns each topic name with True when it was
+    created now."""
+    return ensure_topics(settings, topic_specs(settings, registry))
+
+
+def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]:
+    """Create the topics of `specs` that are missing; returns each name with True when it was
+    created now."""
     admin = admin_client(settings)
     try:
         response = admin.create_topics(

@@ -758,3 +758,24 @@ def test_dead_letter_from_kafka_names_topic_partition_and_offset() -> None:
     assert (topic, key) == (DEAD_LETTER_TOPIC, None)
     assert letter["source"] == source  # type: ignore[typeddict-item]
     assert letter["line"] is None  # type: ignore[typeddict-item]
+
+
+class _BrokenSeen:
+    """A seen-posts store that fails, standing in for a bug in the core."""
+
+    def __contains__(self, tweet_id: object) -> bool:
+        raise RuntimeError("store broken")
+
+    def add(self, tweet_id: str) -> None:
+        raise RuntimeError("store broken")
+
+
+def test_route_message_turns_a_failure_of_the_core_into_a_dead_letter_with_its_source() -> None:
+    router = Router(build_registry(), VerificationPolicy(), _BrokenSeen())
+    raw = stream_line(make_post())
+    where: Source = {"topic": "mentions.raw", "partition": 2, "offset": 41}
+    [(topic, key, event)] = router.route_message(raw, where)
+    assert (topic, key) == (DEAD_LETTER_TOPIC, None)
+    assert event["error"] == "internal error while routing: RuntimeError('store broken')"
+    assert event["source"] == where
+    assert event["raw"] == raw.decode()

@@ -1,0 +1,267 @@
+"""`aduan replay` on a real broker: three sets of mentions an hour apart in `mentions.raw`, routed
+by a live worker; replays of the middle hour must re-route exactly its posts, diff a registry
+change against what the worker emitted, and leave the worker's committed offsets alone."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from agents.registry import Registry, load_registry
+from agents.route import Router
+from agents.split import split_line
+from agents.verify import VerificationPolicy
+from streams.routing_diff import compare, format_diff, routings
+from streams.settings import Settings
+from streams.topics import RAW_TOPIC, count_messages, topic_specs
+from tests.integration.conftest import ROOT, Worker, free_port, running_broker
+from tests.integration.test_pipeline import Message, aduan, comparable, read_all
+
+pytestmark = pytest.mark.integration
+
+REGISTRY = ROOT / "deploy" / "agencies.yaml"
+HOUR_MS = 3_600_000
+Post = tuple[bytes | None, bytes]
+
+
+@dataclass
+class History:
+    env: dict[str, str]
+    since: str
+    until: str
+    window_posts: list[Post]
+    """The posts of the middle hour, as sent."""
+    late_start: str
+    """Start of a bigger set sent after the worker stopped (for the Ctrl-C test)."""
+    late_posts: int
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of its own: time windows need timestamps that only grow along the log."""
+    with running_broker(tmp_path_factory) as address:
+        yield address
+
+
+def synthetic(env: dict[str, str], count: int, seed: int) -> list[Post]:
+    lines = aduan(env, "synthetic", "--count", str(count), "--seed", str(seed)).encode()
+    return [post for line in lines.splitlines() for post in split_line(line)]
+
+
+def send(broker: str, posts: list[Post], first_ms: int) -> None:
+    """Send `posts` with CreateTimes 10 ms apart from `first_ms`, keyed by post id."""
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+    for index, (key, value) in enumerate(posts):
+        producer.send(RAW_TOPIC, key=key, value=value, timestamp_ms=first_ms + 10 * index)
+    producer.flush()
+    producer.close()
+
+
+def iso(milliseconds: int) -> str:
+    return datetime.fromtimestamp(milliseconds / 1000, UTC).isoformat()
+
+
+def route(registry: Registry, posts: list[Post]) -> list[tuple[str, str | None, Any]]:
+    router = Router(registry, VerificationPolicy(), seen=set())
+    return [emit for _, value in posts for emit in router.route_line(value)]
+
+
+def output_topics(env: dict[str, str], registry: Registry, prefix: str = "") -> list[str]:
+    settings = Settings.from_env(env)
+    return [
+        prefix + spec.name
+        for spec in topic_specs(settings, registry)
+        if spec.name.startswith(("complaints.", "mentions.")) and spec.name != RAW_TOPIC
+    ]
+
+
+def committed(broker: str) -> dict[int, int | None]:
+    """The worker's committed offset of each mentions.raw partition (fetched, not joined)."""
+    consumer = KafkaConsumer(bootstrap_servers=broker, group_id="aduan", enable_auto_commit=False)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(RAW_TOPIC) or ())
+        offsets = {p: consumer.committed(TopicPartition(RAW_TOPIC, p)) for p in partitions}
+        assert any(offsets.values()), "the worker committed nothing: the check would be empty"
+        return offsets
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="module")
+def history(broker: str, tmp_path_factory: pytest.TempPathFactory) -> History:
+    tmp = tmp_path_factory.mktemp("replay")
+    env = {
+        **os.environ,
+        "ADUAN_BROKER": broker,
+        "ADUAN_AGENCIES": str(REGISTRY),
+        "ADUAN_WORKER_DIR": str(tmp / "worker"),
+        "ADUAN_WEB_PORT": str(free_port()),
+        "ADUAN_PRODUCER_WEB_PORT": str(free_port()),
+    }
+    aduan(env, "topics", "create")
+    registry = load_registry(REGISTRY)
+    sets = [synthetic(env, 120, seed) for seed in (301, 302, 303)]
+    start = int(time.time() * 1000) - 6 * HOUR_MS
+    for hour, posts in enumerate(sets):
+        send(broker, posts, start + hour * HOUR_MS)
+    expected = len(route(registry, [post for posts in sets for post in posts]))
+    worker = Worker(env, tmp / "worker.log")
+    worker.start()
+    try:
+        deadline = time.monotonic() + 120
+        while sum(count_messages(Settings.from_env(env), output_topics(env, registry)).values()) < (
+            expected
+        ):
+            assert time.monotonic() < deadline, "the worker did not route every post in 120 s"
+            time.sleep(1)
+    finally:
+        worker.stop()
+    late_start = start + 4 * HOUR_MS
+    late = synthetic(env, 60_000, 304)
+    send(broker, late, late_start)
+    window = iso(start + HOUR_MS), iso(start + 2 * HOUR_MS)
+    return History(env, *window, sets[1], iso(late_start), len(late))
+
+
+def replay(history: History, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = ["aduan", "replay", "--since", history.since, "--until", history.until, *args]
+    result = subprocess.run(
+        command, env=history.env, capture_output=True, text=True, check=False, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def comparable_lines(path: Path) -> Counter[Message]:
+    return Counter(
+        comparable(line["topic"], line["key"], line["value"])
+        for line in map(orjson.loads, path.read_bytes().splitlines())
+    )
+
+
+def test_replay_reroutes_exactly_the_window_and_twice_the_same(
+    history: History, tmp_path: Path
+) -> None:
+    offsets = committed(history.env["ADUAN_BROKER"])
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    replay(history, tmp_path, "--output", str(first))
+    replay(history, tmp_path, "--output", str(second))
+
+    expected = Counter(
+        comparable(*emit) for emit in route(load_registry(REGISTRY), history.window_posts)
+    )
+    assert comparable_lines(first) == expected
+    assert first.read_bytes() == second.read_bytes()
+    assert committed(history.env["ADUAN_BROKER"]) == offsets
+
+
+def test_replay_diff_reports_a_registry_change_against_the_live_routing(
+    history: History, tmp_path: Path
+) -> None:
+    registry = yaml.safe_load(REGISTRY.read_text())
+    agencies = {agency["id"]: agency for agency in registry["agencies"]}
+    agencies["pemprov-jateng"]["accounts"] += agencies.pop("dishub-jateng")["accounts"]
+    registry["agencies"] = list(agencies.values())
+    changed = tmp_path / "agencies.yaml"
+    changed.write_text(yaml.safe_dump(registry))
+
+    result = replay(
+        history, tmp_path, "--agencies", str(changed), "--output", "/dev/null", "--diff"
+    )
+
+    events = route(load_registry(REGISTRY), history.window_posts)
+    live = routings((topic, event) for topic, _, event in events)
+    events = route(load_registry(changed), history.window_posts)
+    diff = compare(live, routings((topic, event) for topic, _, event in events))
+    assert diff.moves[("dishub-jateng", "pemprov-jateng")] > 0
+    assert result.stdout.strip() == format_diff(diff)
+
+
+def test_replay_to_shadow_topics_leaves_the_live_topics_alone(
+    history: History, tmp_path: Path
+) -> None:
+    registry = load_registry(REGISTRY)
+    broker = history.env["ADUAN_BROKER"]
+    live = output_topics(history.env, registry)
+    before = count_messages(Settings.from_env(history.env), [RAW_TOPIC, *live])
+    offsets = committed(broker)
+    replay(history, tmp_path, "--to-topics", "shadow-1")
+
+    shadow = output_topics(history.env, registry, prefix="shadow-1.")
+    found = Counter(
+        (topic.removeprefix("shadow-1."), key, value)
+        for topic, key, value in read_all(broker, shadow)
+    )
+    expected = Counter(comparable(*emit) for emit in route(registry, history.window_posts))
+    assert found == expected
+    assert count_messages(Settings.from_env(history.env), [RAW_TOPIC, *live]) == before
+    assert committed(broker) == offsets
+
+
+def test_ctrl_c_stops_the_replay_and_says_how_far_it_got(history: History, tmp_path: Path) -> None:
+    output = tmp_path / "partial.jsonl"
+    parts = tmp_path / "tmp"
+    parts.mkdir()
+    command = ["aduan", "replay", "--since", history.late_start, "--output", str(output)]
+    process = subprocess.Popen(
+        command,
+        env={**history.env, "TMPDIR": str(parts)},
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(path.stat().st_size for path in parts.glob("*/*.jsonl")):
+        assert process.poll() is None and time.monotonic() < deadline, "no replay output"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C on a terminal: to every process
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+
+    stopped = {
+        int(partition): int(offset)
+        for partition, offset in re.findall(r"partition (\d+) at offset (\d+) of", stderr)
+    }
+    assert stopped, stderr
+    since = int(datetime.fromisoformat(history.late_start).timestamp() * 1000)
+    read = raw_records(history.env["ADUAN_BROKER"], since, stopped)
+    assert 0 < sum(len(posts) for posts in read.values()) < history.late_posts, "not midway"
+    registry = load_registry(REGISTRY)
+    expected = Counter(
+        comparable(*emit) for posts in read.values() for emit in route(registry, posts)
+    )
+    assert comparable_lines(output) == expected
+    assert "stopped by Ctrl-C" in stderr
+
+
+def raw_records(broker: str, since_ms: int, stops: dict[int, int]) -> dict[int, list[Post]]:
+    """The posts of each partition of mentions.raw from `since_ms` up to its offset in `stops`."""
+    consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(RAW_TOPIC, partition) for partition in sorted(stops)]
+        consumer.assign(partitions)
+        for tp, found in consumer.offsets_for_times(dict.fromkeys(partitions, since_ms)).items():
+            consumer.seek(tp, found.offset if found else stops[tp.partition])
+        posts: dict[int, list[Post]] = {tp.partition: [] for tp in partitions}
+        while any(consumer.position(tp) < stops[tp.partition] for tp in partitions):
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                posts[tp.partition] += [
+                    (r.key, r.value) for r in records if r.offset < stops[tp.partition]
+                ]
+        return posts
+    finally:
+        consumer.close()
