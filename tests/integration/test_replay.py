@@ -4,6 +4,7 @@ change against what the worker emitted, and leave the worker's committed offsets
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import signal
@@ -41,6 +42,8 @@ Post = tuple[bytes | None, bytes]
 @dataclass
 class History:
     env: dict[str, str]
+    first: str
+    """When the first post was sent."""
     since: str
     until: str
     window_posts: list[Post]
@@ -134,7 +137,7 @@ def history(broker: str, tmp_path_factory: pytest.TempPathFactory) -> History:
     late = synthetic(env, 60_000, 304)
     send(broker, late, late_start)
     window = iso(start + HOUR_MS), iso(start + 2 * HOUR_MS)
-    return History(env, *window, sets[1], iso(late_start), len(late))
+    return History(env, iso(start), *window, sets[1], iso(late_start), len(late))
 
 
 def replay(history: History, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -265,3 +268,26 @@ def raw_records(broker: str, since_ms: int, stops: dict[int, int]) -> dict[int, 
         return posts
     finally:
         consumer.close()
+
+
+def test_report_from_the_live_topics_counts_what_they_hold(
+    history: History, tmp_path: Path
+) -> None:
+    registry = load_registry(REGISTRY)
+    broker = history.env["ADUAN_BROKER"]
+    out = tmp_path / "report"
+    aduan(history.env, "report", "--since", history.first, "--out", str(out))
+
+    held = read_all(broker, output_topics(history.env, registry))
+    complaints = {value for topic, _, value in held if topic.startswith("complaints.")}
+    rejections = [value for topic, _, value in held if topic == "mentions.rejected"]
+
+    def column(name: str, field: str) -> int:
+        with (out / f"{name}.csv").open() as handle:
+            return sum(int(row[field]) for row in csv.DictReader(handle))
+
+    assert column("complaints_per_day", "complaints") == len(complaints) > 0
+    assert column("rejections_per_day", "rejections") == len(rejections) > 0
+    # every mention since --since is in the window, so every complaint has a latency
+    assert column("latency", "complaints") == len(complaints)
+    assert (out / "latency.png").read_bytes().startswith(b"\x89PNG")
