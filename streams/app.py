@@ -21,6 +21,10 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replicas,
         consumer_auto_offset_reset="earliest",
+        # Faust waits 60 s for a crashed worker's session to expire before its partitions move
+        # to a restarted or surviving worker; ours is shorter, so recovery is quicker.
+        broker_session_timeout=settings.worker_session_timeout,
+        broker_heartbeat_interval=settings.worker_session_timeout / 3,
         autodiscover=False,
         store="memory://",
     )

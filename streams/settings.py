@@ -27,6 +27,11 @@ ENVIRONMENT = (
     ("ADUAN_RAW_RETENTION_MS", "-1", "retention of mentions.raw in ms (-1: keep forever)"),
     ("ADUAN_DEDUP_DAYS", "7", "days the worker remembers decided post ids"),
     ("ADUAN_WORKER_DIR", ".run/worker", "the worker's local state"),
+    (
+        "ADUAN_WORKER_SESSION_TIMEOUT",
+        "10",
+        "seconds before a silent worker's partitions go to the others (6 or more)",
+    ),
     ("ADUAN_WEB_PORT", "6066", "the worker's HTTP port (/metrics, /healthz, /readyz)"),
     ("ADUAN_PRODUCER_WEB_PORT", "6067", "the producer's HTTP port (/metrics, /healthz, /readyz)"),
     ("ADUAN_X_BEARER_TOKEN", "", "X API bearer token (or ADUAN_X_BEARER_TOKEN_FILE)"),
@@ -45,6 +50,7 @@ class Settings:
     raw_retention_ms: int
     dedup_days: float
     worker_dir: Path
+    worker_session_timeout: float
     web_port: int
     producer_web_port: int
     x_poll_seconds: float
@@ -84,6 +90,8 @@ class Settings:
             raw_retention_ms=number("ADUAN_RAW_RETENTION_MS", int, -1),
             dedup_days=number("ADUAN_DEDUP_DAYS", float, 1),
             worker_dir=Path(get("ADUAN_WORKER_DIR")),
+            # Kafka's group.min.session.timeout.ms is 6 s by default: a shorter one is refused.
+            worker_session_timeout=number("ADUAN_WORKER_SESSION_TIMEOUT", float, 6),
             web_port=number("ADUAN_WEB_PORT", int, 1),
             producer_web_port=number("ADUAN_PRODUCER_WEB_PORT", int, 1),
             x_poll_seconds=number("ADUAN_X_POLL_SECONDS", float, 1),

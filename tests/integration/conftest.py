@@ -30,30 +30,42 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
 
 
+class BrokerProcess:
+    """A one-node KRaft broker on free ports with its data in `data_dir`, started and stopped
+    through the README's own script; stopping and starting again keeps its data."""
+
+    def __init__(self, data_dir: Path) -> None:
+        port = free_port()
+        while True:  # the controller takes port + 1
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("localhost", port + 1))
+                    break
+                except OSError:
+                    port = free_port()
+        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(data_dir)}
+        self.address = f"localhost:{port}"
+
+    def start(self) -> None:
+        started = subprocess.run(
+            [str(BROKER_SH), "start"], env=self.env, capture_output=True, text=True, check=False
+        )
+        assert started.returncode == 0, started.stderr
+        assert started.stdout.strip() == self.address, started.stdout
+
+    def stop(self) -> None:
+        subprocess.run([str(BROKER_SH), "stop"], env=self.env, check=False)
+
+
 @contextlib.contextmanager
 def running_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A one-node KRaft broker on free ports, in a fresh data directory."""
-    port = free_port()
-    while True:  # the controller takes port + 1
-        with socket.socket() as sock:
-            try:
-                sock.bind(("localhost", port + 1))
-                break
-            except OSError:
-                port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka")),
-    }
-    started = subprocess.run(
-        [str(BROKER_SH), "start"], env=env, capture_output=True, text=True, check=False
-    )
-    assert started.returncode == 0, started.stderr
+    process = BrokerProcess(tmp_path_factory.mktemp("kafka"))
+    process.start()
     try:
-        yield started.stdout.strip()
+        yield process.address
     finally:
-        subprocess.run([str(BROKER_SH), "stop"], env=env, check=False)
+        process.stop()
 
 
 @pytest.fixture
