@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# A one-node Apache Kafka (KRaft: broker and controller in one process) for development and tests.
+# Apache Kafka in KRaft mode (each node a broker and a controller in one process) on localhost:
+# one node for development and tests, or a cluster of three, the shape production runs in.
 #
 #   deploy/kafka/broker.sh start|stop|status
 #
-# KAFKA_DATA_DIR  data, logs and pid file (default: .run/kafka in the checkout)
-# KAFKA_PORT      client port (default 9092); the controller listens on KAFKA_PORT + 1
+# KAFKA_DATA_DIR  data, logs and pid files (default: .run/kafka in the checkout)
+# KAFKA_PORT      client port of node 1 (default 9092); its controller listens on KAFKA_PORT + 1,
+#                 node N on KAFKA_PORT + 2(N-1) and the port after it
+# KAFKA_NODES     1 (default) or 3: with 3, every topic the cluster makes itself has 3 replicas
+#                 and min.insync.replicas is 2, so one node may fail without losing a write;
+#                 each node keeps its data in KAFKA_DATA_DIR/node-N
 # KAFKA_LIBS_DIR  where the broker jars are fetched from Maven Central (default: .run/kafka-libs)
 set -euo pipefail
 
@@ -13,15 +18,26 @@ root="$(cd "$here/../.." && pwd)"
 data="${KAFKA_DATA_DIR:-$root/.run/kafka}"
 libs="${KAFKA_LIBS_DIR:-$root/.run/kafka-libs}"
 port="${KAFKA_PORT:-9092}"
-controller_port=$((port + 1))
+nodes="${KAFKA_NODES:-1}"
+[[ "$nodes" == 1 || "$nodes" == 3 ]] || { echo "broker.sh: KAFKA_NODES must be 1 or 3" >&2; exit 1; }
 mkdir -p "$data"
 data="$(cd "$data" && pwd)"  # absolute: the broker's config must not depend on the caller's cwd
-pidfile="$data/broker.pid"
-log="$data/broker.log"
+
+node_dir() { if ((nodes == 1)); then echo "$data"; else echo "$data/node-$1"; fi; }
+client_port() { echo $((port + 2 * ($1 - 1))); }
+controller_port() { echo $(($(client_port "$1") + 1)); }
+pidfile() { echo "$(node_dir "$1")/broker.pid"; }
+logfile() { echo "$(node_dir "$1")/broker.log"; }
 
 die() { echo "broker.sh: $*" >&2; exit 1; }
 
-running() { [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+running() { [[ -f "$(pidfile "$1")" ]] && kill -0 "$(cat "$(pidfile "$1")")" 2>/dev/null; }
+
+bootstrap() {
+  local node servers=()
+  for ((node = 1; node <= nodes; node++)); do servers+=("localhost:$(client_port "$node")"); done
+  (IFS=,; echo "${servers[*]}")
+}
 
 fetch_jars() {
   local stamp
@@ -36,23 +52,31 @@ fetch_jars() {
 }
 
 write_config() {
-  mkdir -p "$data/log-dirs"
-  cat > "$data/server.properties" <<PROPERTIES
+  local node=$1 dir voters=() replicas=1 min_isr=1 other
+  dir="$(node_dir "$node")"
+  for ((other = 1; other <= nodes; other++)); do
+    voters+=("$other@localhost:$(controller_port "$other")")
+  done
+  ((nodes == 3)) && replicas=3 min_isr=2
+  mkdir -p "$dir/log-dirs"
+  cat > "$dir/server.properties" <<PROPERTIES
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@localhost:$controller_port
-listeners=PLAINTEXT://localhost:$port,CONTROLLER://localhost:$controller_port
-advertised.listeners=PLAINTEXT://localhost:$port
+node.id=$node
+controller.quorum.voters=$(IFS=,; echo "${voters[*]}")
+listeners=PLAINTEXT://localhost:$(client_port "$node"),CONTROLLER://localhost:$(controller_port "$node")
+advertised.listeners=PLAINTEXT://localhost:$(client_port "$node")
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=$data/log-dirs
+log.dirs=$dir/log-dirs
 num.partitions=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+default.replication.factor=$replicas
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$replicas
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$min_isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 PROPERTIES
@@ -61,59 +85,82 @@ PROPERTIES
 java_opts=(-Xms256m -Xmx1g "-Dlog4j2.configurationFile=$here/log4j2.yaml" -cp "$libs/*")
 
 wait_ready() {
-  local deadline=$((SECONDS + 120))
-  until grep -q "Kafka Server started" "$log" 2>/dev/null; do
-    running || { tail -n 30 "$log" >&2; die "the broker exited while starting; its log: $log"; }
-    ((SECONDS < deadline)) || die "the broker did not start within 120 s; its log: $log"
+  local node=$1 deadline=$((SECONDS + 120))
+  until grep -q "Kafka Server started" "$(logfile "$node")" 2>/dev/null; do
+    running "$node" || {
+      tail -n 30 "$(logfile "$node")" >&2
+      die "node $node exited while starting; its log: $(logfile "$node")"
+    }
+    ((SECONDS < deadline)) || die "node $node did not start within 120 s; its log: $(logfile "$node")"
     sleep 0.5
   done
 }
 
-start() {
-  if running; then
-    echo "localhost:$port"
-    return
+start_node() {
+  local node=$1 dir
+  dir="$(node_dir "$node")"
+  running "$node" && return
+  write_config "$node"
+  if [[ ! -f "$dir/log-dirs/meta.properties" ]]; then
+    java "${java_opts[@]}" kafka.tools.StorageTool format --config "$dir/server.properties" \
+      --cluster-id "$cluster_id" >> "$dir/format.log" 2>&1 \
+      || die "formatting the storage of node $node failed; see $dir/format.log"
   fi
-  command -v java >/dev/null || die "Java 17 or newer is needed to run the broker"
-  fetch_jars
-  write_config
-  if [[ ! -f "$data/log-dirs/meta.properties" ]]; then
-    java "${java_opts[@]}" kafka.tools.StorageTool format --config "$data/server.properties" \
-      --cluster-id "$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
-      >> "$data/format.log" 2>&1 || die "formatting the storage failed; see $data/format.log"
-  fi
-  : > "$log"
-  nohup java "${java_opts[@]}" kafka.Kafka "$data/server.properties" >> "$log" 2>&1 < /dev/null &
-  echo $! > "$pidfile"
-  wait_ready
-  echo "localhost:$port"
+  : > "$(logfile "$node")"
+  nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" >> "$(logfile "$node")" 2>&1 \
+    < /dev/null &
+  echo $! > "$(pidfile "$node")"
 }
 
-stop() {
-  running || { rm -f "$pidfile"; echo "broker.sh: not running" >&2; return; }
-  local pid deadline=$((SECONDS + 60))
-  pid="$(cat "$pidfile")"
+start() {
+  local node
+  command -v java >/dev/null || die "Java 17 or newer is needed to run the broker"
+  fetch_jars
+  # All nodes share one cluster id, kept so that a restart finds the same cluster.
+  # (The tool logs a line to stdout before the id: keep the last line only.)
+  [[ -f "$data/cluster.id" ]] || java "${java_opts[@]}" kafka.tools.StorageTool random-uuid \
+    2>/dev/null | tail -n 1 > "$data/cluster.id"
+  cluster_id="$(cat "$data/cluster.id")"
+  # Every node starts before any waits: a node of a cluster is ready only once a quorum is up.
+  for ((node = 1; node <= nodes; node++)); do start_node "$node"; done
+  for ((node = 1; node <= nodes; node++)); do wait_ready "$node"; done
+  bootstrap
+}
+
+stop_node() {
+  local node=$1 pid deadline=$((SECONDS + 60))
+  running "$node" || { rm -f "$(pidfile "$node")"; return; }
+  pid="$(cat "$(pidfile "$node")")"
   kill -TERM "$pid"
   while kill -0 "$pid" 2>/dev/null; do
     if ((SECONDS >= deadline)); then
-      echo "broker.sh: no clean stop within 60 s; killing $pid" >&2
+      echo "broker.sh: no clean stop of node $node within 60 s; killing $pid" >&2
       kill -KILL "$pid"
     fi
     sleep 0.5
   done
-  rm -f "$pidfile"
+  rm -f "$(pidfile "$node")"
+}
+
+stop() {
+  local node any=""
+  for ((node = 1; node <= nodes; node++)); do running "$node" && any=yes; done
+  [[ -n "$any" ]] || echo "broker.sh: not running" >&2
+  # In reverse: the other nodes keep a quorum while each one shuts down cleanly.
+  for ((node = nodes; node >= 1; node--)); do stop_node "$node"; done
 }
 
 status() {
-  if running; then
-    echo "running (pid $(cat "$pidfile")) at localhost:$port, data in $data"
+  local node up=0
+  for ((node = 1; node <= nodes; node++)); do running "$node" && up=$((up + 1)); done
+  if ((up == nodes)); then
+    echo "running ($nodes node(s)) at $(bootstrap), data in $data"
   else
-    echo "not running (data in $data)"
+    echo "not running ($up of $nodes node(s) up; data in $data)"
     return 3
   fi
 }
 
-mkdir -p "$data"
 case "${1:-}" in
   start) start ;;
   stop) stop ;;

@@ -34,17 +34,24 @@ class BrokerProcess:
     """A one-node KRaft broker on free ports with its data in `data_dir`, started and stopped
     through the README's own script; stopping and starting again keeps its data."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, nodes: int = 1) -> None:
         port = free_port()
-        while True:  # the controller takes port + 1
-            with socket.socket() as sock:
+        while True:  # node N takes port + 2(N-1) and the port after it
+            with contextlib.ExitStack() as taken:
                 try:
-                    sock.bind(("localhost", port + 1))
+                    for offset in range(1, 2 * nodes):
+                        taken.enter_context(socket.socket()).bind(("localhost", port + offset))
                     break
                 except OSError:
                     port = free_port()
-        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(data_dir)}
-        self.address = f"localhost:{port}"
+        self.data_dir = data_dir
+        self.env = {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_DATA_DIR": str(data_dir),
+            "KAFKA_NODES": str(nodes),
+        }
+        self.address = ",".join(f"localhost:{port + 2 * node}" for node in range(nodes))
 
     def start(self) -> None:
         started = subprocess.run(
@@ -55,6 +62,10 @@ class BrokerProcess:
 
     def stop(self) -> None:
         subprocess.run([str(BROKER_SH), "stop"], env=self.env, check=False)
+
+    def pid(self, node: int) -> int:
+        """The process id of node `node` (1-based) of a cluster."""
+        return int((self.data_dir / f"node-{node}" / "broker.pid").read_text())
 
 
 @contextlib.contextmanager
@@ -71,6 +82,10 @@ def running_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def aduan_env(broker: str, tmp_path: Path) -> dict[str, str]:
     """Environment for `aduan` commands against the test broker, with a private worker."""
+    return aduan_environment(broker, tmp_path)
+
+
+def aduan_environment(broker: str, tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,
         "ADUAN_BROKER": broker,
