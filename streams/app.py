@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import faust
 
-from streams.settings import Settings
+from streams.settings import SASL_MECHANISM, Settings
 
 
 def create_app(settings: Settings) -> faust.App:
+    credentials = None
+    if settings.kafka_username:
+        credentials = faust.SASLCredentials(
+            username=settings.kafka_username,
+            password=settings.kafka_password,
+            mechanism=SASL_MECHANISM,
+        )
     return faust.App(
         "aduan",
         broker=settings.broker_url,
@@ -27,4 +34,5 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.worker_session_timeout / 3,
         autodiscover=False,
         store="memory://",
+        broker_credentials=credentials,
     )

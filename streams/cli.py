@@ -107,6 +107,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_agencies_option(sync)
     sync.set_defaults(run=_run_agencies_sync)
+    grant = agencies_commands.add_parser(
+        "grant",
+        help="on a secured cluster: let an agency read its complaints topic, and nothing else",
+    )
+    grant.add_argument("--agency", required=True, help="agency id, as in the registry")
+    grant.add_argument(
+        "--password-file",
+        type=Path,
+        required=True,
+        help="the agency's password: read from this file, or made and written to it (mode 600)",
+    )
+    _add_agencies_option(grant)
+    grant.set_defaults(run=_run_agencies_grant)
+    revoke = agencies_commands.add_parser("revoke", help="remove an agency's login and rights")
+    revoke.add_argument("--agency", required=True, help="agency id")
+    revoke.set_defaults(run=_run_agencies_revoke)
 
     worker = commands.add_parser("worker", help="run the Faust worker that routes mentions.raw")
     worker.set_defaults(run=_run_worker)
@@ -272,6 +288,28 @@ def _run_agencies_sync(args: argparse.Namespace, settings: Settings) -> int:
         "running workers switch to it",
         file=sys.stderr,
     )
+    return 0
+
+
+def _run_agencies_grant(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.access import agency_group, agency_user, grant
+
+    registry = load_registry(args.agencies or settings.agencies)
+    made = grant(settings, registry, args.agency, args.password_file)
+    where = "made and written to" if made else "read from"
+    print(
+        f"{agency_user(args.agency)} may read complaints.{args.agency} in group "
+        f"{agency_group(args.agency)}; its password was {where} {args.password_file}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _run_agencies_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.access import agency_user, revoke
+
+    revoke(settings, args.agency)
+    print(f"{agency_user(args.agency)} has no login and no rights any more", file=sys.stderr)
     return 0
 
 

@@ -81,9 +81,14 @@ def find_spans(settings: Settings, topics: Sequence[str], window: Window) -> lis
         for topic in topics:
             found = consumer.partitions_for_topic(topic)
             if not found:
+                denied = (
+                    f", or ADUAN_KAFKA_USERNAME={settings.kafka_username} may not read it"
+                    if settings.kafka_username
+                    else ""
+                )
                 raise BrokerError(
-                    f"there is no topic {topic} on {','.join(settings.bootstrap_servers)}; "
-                    "aduan topics create makes the pipeline's topics"
+                    f"there is no topic {topic} on {','.join(settings.bootstrap_servers)}"
+                    f"{denied}; aduan topics create makes the pipeline's topics"
                 )
             partitions += [TopicPartition(topic, partition) for partition in sorted(found)]
         ends = consumer.end_offsets(partitions)
@@ -118,6 +123,7 @@ async def read_spans(
         enable_auto_commit=False,
         group_id=None,
         max_partition_fetch_bytes=4 * 1024 * 1024,
+        **settings.kafka_login,
     )
     try:
         await consumer.start()

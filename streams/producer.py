@@ -25,6 +25,7 @@ def kafka_producer(settings: Settings) -> KafkaProducer:
             enable_idempotence=True,
             compression_type="gzip",
             linger_ms=5,
+            **settings.kafka_login,
         )
     except KafkaError as exc:
         raise unreachable(settings, exc) from None

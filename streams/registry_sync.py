@@ -56,7 +56,9 @@ async def follow(
 ) -> None:
     """Call `apply` with every valid registry published from `offset` on; runs until cancelled."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=",".join(settings.bootstrap_servers), enable_auto_commit=False
+        bootstrap_servers=",".join(settings.bootstrap_servers),
+        enable_auto_commit=False,
+        **settings.kafka_login,
     )
     partition = TopicPartition(REGISTRY_TOPIC, 0)
     await consumer.start()

@@ -13,6 +13,8 @@ from agents.verify import DEFAULT_VERIFIED_TYPES, VerificationPolicy
 
 T = TypeVar("T")
 
+SASL_MECHANISM = "SCRAM-SHA-512"
+
 # (variable, default, meaning) for `aduan --help`.
 ENVIRONMENT = (
     ("ADUAN_BROKER", "kafka://localhost:9092", "Kafka bootstrap servers (comma-separated)"),
@@ -35,6 +37,8 @@ ENVIRONMENT = (
     ("ADUAN_WEB_PORT", "6066", "the worker's HTTP port (/metrics, /healthz, /readyz)"),
     ("ADUAN_PRODUCER_WEB_PORT", "6067", "the producer's HTTP port (/metrics, /healthz, /readyz)"),
     ("ADUAN_X_BEARER_TOKEN", "", "X API bearer token (or ADUAN_X_BEARER_TOKEN_FILE)"),
+    ("ADUAN_KAFKA_USERNAME", "", "SASL/SCRAM-SHA-512 user for Kafka (empty: no login)"),
+    ("ADUAN_KAFKA_PASSWORD", "", "its password (or ADUAN_KAFKA_PASSWORD_FILE)"),
     ("ADUAN_X_POLL_SECONDS", "60", "pause between two rounds of produce --x-poll"),
     ("ADUAN_X_BACKFILL_MINUTES", "0", "minutes the X stream backfills on reconnect (0-5)"),
 )
@@ -56,6 +60,20 @@ class Settings:
     x_poll_seconds: float
     x_backfill_minutes: int
     x_bearer_token: str = field(default="", repr=False)
+    kafka_username: str = ""
+    kafka_password: str = field(default="", repr=False)
+
+    @property
+    def kafka_login(self) -> dict[str, str]:
+        """Options that make a kafka-python or aiokafka client log in; none without a user."""
+        if not self.kafka_username:
+            return {}
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SASL_MECHANISM,
+            "sasl_plain_username": self.kafka_username,
+            "sasl_plain_password": self.kafka_password,
+        }
 
     @property
     def broker_url(self) -> str:
@@ -99,6 +117,8 @@ class Settings:
                 number("ADUAN_X_BACKFILL_MINUTES", int, 0), 5, "ADUAN_X_BACKFILL_MINUTES"
             ),
             x_bearer_token=_secret(env, "ADUAN_X_BEARER_TOKEN"),
+            kafka_username=env.get("ADUAN_KAFKA_USERNAME", ""),
+            kafka_password=_secret(env, "ADUAN_KAFKA_PASSWORD"),
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from agents.errors import AduanError
 from agents.route import complaint_topic
@@ -63,9 +64,10 @@ def subscribe(
     """Write the agency's complaints to `sink`, one JSON line each, committing after output.
 
     Returns the number written, when `max_events` or `idle_timeout` ends the loop."""
+    group_id = group or f"aduan-agency-{agency}"
     consumer = kafka_consumer(
         settings,
-        group_id=group or f"aduan-agency-{agency}",
+        group_id=group_id,
         client_id=f"aduan-subscribe-{agency}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -73,40 +75,60 @@ def subscribe(
     topic = complaint_topic(agency)
     if consumer.partitions_for_topic(topic) is None:
         consumer.close()
+        # A secured cluster hides the topics a user may not read: say both possibilities.
+        denied = (
+            f", or ADUAN_KAFKA_USERNAME={settings.kafka_username} may not read it (an operator "
+            f"grants it with aduan agencies grant --agency {agency})"
+            if settings.kafka_username
+            else ""
+        )
         raise AduanError(
-            f"there is no topic {topic}: is {agency!r} an agency id of the registry? "
+            f"there is no topic {topic}{denied}: is {agency!r} an agency id of the registry? "
             "(aduan topics count lists the topics)"
         )
     if rewind or since is not None:
         consumer.subscribe([topic], listener=_StartAt(consumer, since))
     else:
         consumer.subscribe([topic])
+    try:
+        return _copy(consumer, sink, max_events, idle_timeout)
+    except (TopicAuthorizationFailedError, GroupAuthorizationFailedError) as exc:
+        raise AduanError(
+            f"Kafka refused {settings.kafka_username or 'this anonymous user'} access to "
+            f"{topic} or group {group_id}: {exc.__class__.__name__}; an operator grants it with "
+            f"aduan agencies grant --agency {agency}"
+        ) from None
+    finally:
+        consumer.close()
+
+
+def _copy(
+    consumer: KafkaConsumer, sink: BinaryIO, max_events: int | None, idle_timeout: float | None
+) -> int:
+    """Events to `sink`, without repeats, committing after each batch is written."""
     seen: OrderedDict[str, None] = OrderedDict()
     written = 0
     last_event = time.monotonic()
-    try:
-        while max_events is None or written < max_events:
-            # Never fetch past max_events: the commit below covers everything fetched.
-            wanted = 500 if max_events is None else min(500, max_events - written)
-            batches = consumer.poll(timeout_ms=500, max_records=wanted)
-            if not batches:
-                if idle_timeout is not None and time.monotonic() - last_event >= idle_timeout:
-                    break
-                continue
-            last_event = time.monotonic()
-            for records in batches.values():
-                for record in records:
-                    event = orjson.loads(record.value)
-                    event_id = event.get("event_id")
-                    if event_id in seen:
-                        continue  # a redelivery: at-least-once delivery can repeat an event
-                    seen[event_id] = None
-                    if len(seen) > _REMEMBERED_EVENT_IDS:
-                        seen.popitem(last=False)
-                    sink.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
-                    written += 1
-            sink.flush()
-            consumer.commit()
-    finally:
-        consumer.close()
+    while max_events is None or written < max_events:
+        # Never fetch past max_events: the commit below covers everything fetched.
+        wanted = 500 if max_events is None else min(500, max_events - written)
+        batches = consumer.poll(timeout_ms=500, max_records=wanted)
+        if not batches:
+            if idle_timeout is not None and time.monotonic() - last_event >= idle_timeout:
+                break
+            continue
+        last_event = time.monotonic()
+        for records in batches.values():
+            for record in records:
+                event = orjson.loads(record.value)
+                event_id = event.get("event_id")
+                if event_id in seen:
+                    continue  # a redelivery: at-least-once delivery can repeat an event
+                seen[event_id] = None
+                if len(seen) > _REMEMBERED_EVENT_IDS:
+                    seen.popitem(last=False)
+                sink.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+                written += 1
+        sink.flush()
+        consumer.commit()
     return written

@@ -49,8 +49,14 @@ def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
 
 
 def unreachable(settings: Settings, exc: Exception) -> BrokerError:
+    login = ""
+    if settings.kafka_username:
+        login = (
+            f", or it refused the login of ADUAN_KAFKA_USERNAME={settings.kafka_username} "
+            "(check ADUAN_KAFKA_PASSWORD or ADUAN_KAFKA_PASSWORD_FILE)"
+        )
     return BrokerError(
-        f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc}); start it "
+        f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc}){login}; start it "
         "with deploy/kafka/broker.sh start, or set ADUAN_BROKER"
     )
 
@@ -58,7 +64,9 @@ def unreachable(settings: Settings, exc: Exception) -> BrokerError:
 def kafka_consumer(settings: Settings, **options: Any) -> KafkaConsumer:
     """A kafka-python consumer, or a `BrokerError` that says how to reach the cluster."""
     try:
-        return KafkaConsumer(bootstrap_servers=list(settings.bootstrap_servers), **options)
+        return KafkaConsumer(
+            bootstrap_servers=list(settings.bootstrap_servers), **settings.kafka_login, **options
+        )
     except KafkaError as exc:
         raise unreachable(settings, exc) from None
 
@@ -69,6 +77,8 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
     consumer = kafka_consumer(settings, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:  # missing, or hidden from a user who may not read it
+            return [], {}
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
@@ -96,7 +106,9 @@ def existing_topics(settings: Settings) -> set[str]:
 def admin_client(settings: Settings) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(
-            bootstrap_servers=list(settings.bootstrap_servers), client_id="aduan-admin"
+            bootstrap_servers=list(settings.bootstrap_servers),
+            client_id="aduan-admin",
+            **settings.kafka_login,
         )
     except KafkaError as exc:
         raise unreachable(settings, exc) from None

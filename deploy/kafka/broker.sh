@@ -10,6 +10,10 @@
 # KAFKA_NODES     1 (default) or 3: with 3, every topic the cluster makes itself has 3 replicas
 #                 and min.insync.replicas is 2, so one node may fail without losing a write;
 #                 each node keeps its data in KAFKA_DATA_DIR/node-N
+# KAFKA_SASL      1: secured mode. Clients must log in with SASL/SCRAM-SHA-512 (SASL_PLAINTEXT:
+#                 add TLS in production) and Kafka's standard authorizer allows only what ACLs
+#                 grant; `admin` is the super user, its password in KAFKA_ADMIN_PASSWORD_FILE
+#                 (default: KAFKA_DATA_DIR/admin.password, made on first start, mode 600)
 # KAFKA_LIBS_DIR  where the broker jars are fetched from Maven Central (default: .run/kafka-libs)
 set -euo pipefail
 
@@ -20,8 +24,10 @@ libs="${KAFKA_LIBS_DIR:-$root/.run/kafka-libs}"
 port="${KAFKA_PORT:-9092}"
 nodes="${KAFKA_NODES:-1}"
 [[ "$nodes" == 1 || "$nodes" == 3 ]] || { echo "broker.sh: KAFKA_NODES must be 1 or 3" >&2; exit 1; }
+sasl="${KAFKA_SASL:-0}"
 mkdir -p "$data"
 data="$(cd "$data" && pwd)"  # absolute: the broker's config must not depend on the caller's cwd
+admin_password_file="${KAFKA_ADMIN_PASSWORD_FILE:-$data/admin.password}"
 
 node_dir() { if ((nodes == 1)); then echo "$data"; else echo "$data/node-$1"; fi; }
 client_port() { echo $((port + 2 * ($1 - 1))); }
@@ -59,15 +65,39 @@ write_config() {
   done
   ((nodes == 3)) && replicas=3 min_isr=2
   mkdir -p "$dir/log-dirs"
-  cat > "$dir/server.properties" <<PROPERTIES
+  (umask 077; : > "$dir/server.properties")  # in secured mode it holds the admin password
+  if [[ "$sasl" == 1 ]]; then
+    local password
+    password="$(cat "$admin_password_file")"
+    cat > "$dir/server.properties" <<PROPERTIES
+listeners=SASL_PLAINTEXT://localhost:$(client_port "$node"),CONTROLLER://localhost:$(controller_port "$node")
+advertised.listeners=SASL_PLAINTEXT://localhost:$(client_port "$node")
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$password";
+# KRaft controllers cannot check SCRAM (its credentials live in the metadata they serve): PLAIN.
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$password" user_admin="$password";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
+PROPERTIES
+  else
+    cat > "$dir/server.properties" <<PROPERTIES
+listeners=PLAINTEXT://localhost:$(client_port "$node"),CONTROLLER://localhost:$(controller_port "$node")
+advertised.listeners=PLAINTEXT://localhost:$(client_port "$node")
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+PROPERTIES
+  fi
+  cat >> "$dir/server.properties" <<PROPERTIES
 process.roles=broker,controller
 node.id=$node
 controller.quorum.voters=$(IFS=,; echo "${voters[*]}")
-listeners=PLAINTEXT://localhost:$(client_port "$node"),CONTROLLER://localhost:$(controller_port "$node")
-advertised.listeners=PLAINTEXT://localhost:$(client_port "$node")
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$dir/log-dirs
 num.partitions=1
 default.replication.factor=$replicas
@@ -102,8 +132,11 @@ start_node() {
   running "$node" && return
   write_config "$node"
   if [[ ! -f "$dir/log-dirs/meta.properties" ]]; then
+    local scram=()
+    [[ "$sasl" == 1 ]] \
+      && scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$admin_password_file")]")
     java "${java_opts[@]}" kafka.tools.StorageTool format --config "$dir/server.properties" \
-      --cluster-id "$cluster_id" >> "$dir/format.log" 2>&1 \
+      --cluster-id "$cluster_id" "${scram[@]}" >> "$dir/format.log" 2>&1 \
       || die "formatting the storage of node $node failed; see $dir/format.log"
   fi
   : > "$(logfile "$node")"
@@ -121,33 +154,33 @@ start() {
   [[ -f "$data/cluster.id" ]] || java "${java_opts[@]}" kafka.tools.StorageTool random-uuid \
     2>/dev/null | tail -n 1 > "$data/cluster.id"
   cluster_id="$(cat "$data/cluster.id")"
+  if [[ "$sasl" == 1 && ! -s "$admin_password_file" ]]; then
+    (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$admin_password_file")
+  fi
   # Every node starts before any waits: a node of a cluster is ready only once a quorum is up.
   for ((node = 1; node <= nodes; node++)); do start_node "$node"; done
   for ((node = 1; node <= nodes; node++)); do wait_ready "$node"; done
   bootstrap
 }
 
-stop_node() {
-  local node=$1 pid deadline=$((SECONDS + 60))
-  running "$node" || { rm -f "$(pidfile "$node")"; return; }
-  pid="$(cat "$(pidfile "$node")")"
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      echo "broker.sh: no clean stop of node $node within 60 s; killing $pid" >&2
-      kill -KILL "$pid"
-    fi
-    sleep 0.5
-  done
-  rm -f "$(pidfile "$node")"
-}
-
 stop() {
-  local node any=""
-  for ((node = 1; node <= nodes; node++)); do running "$node" && any=yes; done
-  [[ -n "$any" ]] || echo "broker.sh: not running" >&2
-  # In reverse: the other nodes keep a quorum while each one shuts down cleanly.
-  for ((node = nodes; node >= 1; node--)); do stop_node "$node"; done
+  local node pid pids=() deadline=$((SECONDS + 60))
+  for ((node = 1; node <= nodes; node++)); do
+    if running "$node"; then pids+=("$(cat "$(pidfile "$node")")"); else rm -f "$(pidfile "$node")"; fi
+  done
+  ((${#pids[@]})) || { echo "broker.sh: not running" >&2; return; }
+  # All at once: a node stopped after the others would wait for a quorum that is gone.
+  kill -TERM "${pids[@]}"
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then
+        echo "broker.sh: no clean stop within 60 s; killing $pid" >&2
+        kill -KILL "$pid"
+      fi
+      sleep 0.5
+    done
+  done
+  for ((node = 1; node <= nodes; node++)); do rm -f "$(pidfile "$node")"; done
 }
 
 status() {

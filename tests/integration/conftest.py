@@ -34,7 +34,7 @@ class BrokerProcess:
     """A one-node KRaft broker on free ports with its data in `data_dir`, started and stopped
     through the README's own script; stopping and starting again keeps its data."""
 
-    def __init__(self, data_dir: Path, nodes: int = 1) -> None:
+    def __init__(self, data_dir: Path, nodes: int = 1, sasl: bool = False) -> None:
         port = free_port()
         while True:  # node N takes port + 2(N-1) and the port after it
             with contextlib.ExitStack() as taken:
@@ -50,6 +50,7 @@ class BrokerProcess:
             "KAFKA_PORT": str(port),
             "KAFKA_DATA_DIR": str(data_dir),
             "KAFKA_NODES": str(nodes),
+            "KAFKA_SASL": "1" if sasl else "0",
         }
         self.address = ",".join(f"localhost:{port + 2 * node}" for node in range(nodes))
 

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
 import pytest
 import responses
 import tweepy
@@ -12,7 +20,7 @@ from streams.checkpoints import KafkaCheckpoints
 from streams.metrics import ProducerMetrics
 from streams.producer import RawSink, kafka_producer
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, count_messages, create_topics
+from streams.topics import RAW_TOPIC, count_messages, create_topics, read_to_end
 from streams.x_source import poll_once
 from tests.integration.conftest import ROOT
 from tests.unit.streams.test_x_source import API, KEJATI, mentions_page, post, user
@@ -20,6 +28,20 @@ from tests.unit.streams.test_x_source import API, KEJATI, mentions_page, post, u
 REGISTRY = load_registry(ROOT / "deploy" / "agencies.yaml")
 
 pytestmark = pytest.mark.integration
+
+
+def intercept_kejati_mentions(posts: list[dict[str, Any]]) -> None:
+    """The X API answers `posts` (by warga_dua) for Kejati's mentions, nothing for the others."""
+    responses.get(
+        f"{API}/users/{KEJATI}/mentions",
+        json=mentions_page(KEJATI, posts, [user("1500000002", "warga_dua")]),
+    )
+    for agency in REGISTRY.agencies:
+        for account in agency.accounts:
+            if account.id != KEJATI:
+                responses.get(
+                    f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
+                )
 
 
 @responses.activate
@@ -31,16 +53,7 @@ def test_polled_posts_reach_mentions_raw_and_the_checkpoint_survives_a_restart(
     fresh = post(
         "1790000000000000040", "1500000002", "@KejatiJateng tolong", (KEJATI, "KejatiJateng")
     )
-    responses.get(
-        f"{API}/users/{KEJATI}/mentions",
-        json=mentions_page(KEJATI, [fresh], [user("1500000002", "warga_dua")]),
-    )
-    for agency in REGISTRY.agencies:
-        for account in agency.accounts:
-            if account.id != KEJATI:
-                responses.get(
-                    f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
-                )
+    intercept_kejati_mentions([fresh])
     before = count_messages(settings, [RAW_TOPIC])[RAW_TOPIC]
 
     producer = kafka_producer(settings)
@@ -65,3 +78,82 @@ def test_polled_posts_reach_mentions_raw_and_the_checkpoint_survives_a_restart(
         "aduan_x_checkpoint_timestamp_seconds", {"account": KEJATI}
     )
     assert checkpointed is not None and checkpointed > 0
+
+
+class _DieBeforeCheckpoint(KafkaCheckpoints):
+    """Says when a checkpoint is about to be stored, then waits to be killed."""
+
+    flag: Path
+
+    def put(self, account_id: str, since_id: str) -> None:
+        self.flag.write_text(since_id)
+        time.sleep(3600)
+
+
+def _poll_and_hang_before_the_checkpoint(env: dict[str, str], flag: Path) -> None:
+    """The poller, in a forked process: the test's interception of the X API is active here."""
+    settings = Settings.from_env(env)
+    intercept_kejati_mentions(POLLED)
+    producer = kafka_producer(settings)
+    sink = RawSink(producer, ProducerMetrics(CollectorRegistry(), "x-poll"))
+    checkpoints = _DieBeforeCheckpoint(settings, producer, sink.metrics)
+    checkpoints.flag = flag
+    poll_once(tweepy.Client("token", return_type=dict), REGISTRY, checkpoints, sink, sink.flush)
+
+
+POLLED = [
+    post(
+        f"17900000000000001{n:02d}",
+        "1500000002",
+        f"@KejatiJateng lapor {n}",
+        (KEJATI, "KejatiJateng"),
+    )
+    for n in range(3)
+]
+
+
+@responses.activate
+def test_a_poller_killed_between_produce_and_checkpoint_loses_nothing_and_repeats_are_dropped(
+    aduan_env: dict[str, str], worker: Path, tmp_path: Path
+) -> None:
+    settings = Settings.from_env(aduan_env)
+    flag = tmp_path / "about-to-checkpoint"
+    poller = multiprocessing.get_context("fork").Process(
+        target=_poll_and_hang_before_the_checkpoint, args=(aduan_env, flag)
+    )
+    poller.start()
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        assert poller.is_alive() and time.monotonic() < deadline, "the poller never got there"
+        time.sleep(0.05)
+    os.kill(poller.pid or 0, signal.SIGKILL)  # the page is in Kafka, its checkpoint is not
+    poller.join()
+
+    intercept_kejati_mentions(POLLED)
+    producer = kafka_producer(settings)
+    try:
+        sink = RawSink(producer, ProducerMetrics(CollectorRegistry(), "x-poll"))
+        checkpoints = KafkaCheckpoints(settings, producer, sink.metrics)
+        assert checkpoints.get(KEJATI) != flag.read_text()
+        client = tweepy.Client("token", return_type=dict)
+        assert poll_once(client, REGISTRY, checkpoints, sink, sink.flush) == len(POLLED)
+    finally:
+        producer.close()
+
+    ids = {item["id"] for item in POLLED}
+    topics = ["complaints.kejati-jateng", "mentions.rejected"]
+    deadline = time.monotonic() + 60
+    mine: list[tuple[str, dict[str, Any]]] = []
+    while len(mine) < 2 * len(POLLED) and time.monotonic() < deadline:
+        records, _ = read_to_end(settings, topics[0])
+        rejected, _ = read_to_end(settings, topics[1])
+        mine = [
+            (record.topic, event)
+            for record in records + rejected
+            if (event := orjson.loads(record.value))["tweet_id"] in ids
+        ]
+        time.sleep(1)
+    complaints = sorted(e["event_id"] for topic, e in mine if topic == topics[0])
+    reasons = [e["reason"] for topic, e in mine if topic == topics[1]]
+    assert len(complaints) == len(set(complaints)) == len(POLLED)
+    assert reasons == ["duplicate"] * len(POLLED)

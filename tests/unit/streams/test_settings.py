@@ -53,3 +53,19 @@ def test_bearer_token_from_a_file_never_shows_in_repr(tmp_path: Path) -> None:
 def test_unreadable_token_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ADUAN_X_BEARER_TOKEN_FILE: cannot read"):
         Settings.from_env({"ADUAN_X_BEARER_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_a_kafka_login_comes_from_a_user_and_a_password_file(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-value\n")
+    settings = Settings.from_env(
+        {"ADUAN_KAFKA_USERNAME": "agency-a", "ADUAN_KAFKA_PASSWORD_FILE": str(secret)}
+    )
+    assert settings.kafka_login == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "agency-a",
+        "sasl_plain_password": "s3cret-value",
+    }
+    assert "s3cret-value" not in repr(settings)
+    assert Settings.from_env({}).kafka_login == {}
