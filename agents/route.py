@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_TOPIC = "mentions.dlq"
 REJECTED_TOPIC = "mentions.rejected"
 COMPLAINT_TOPIC_PREFIX = "complaints."
-UNROUTED_TOPIC = COMPLAINT_TOPIC_PREFIX + "unrouted"
+UNROUTED = "unrouted"
+"""Stands for the agency of a complaint that addresses none: in its topic name and event id."""
+UNROUTED_TOPIC = COMPLAINT_TOPIC_PREFIX + UNROUTED
 RAW_LIMIT = 64 * 1024
 """Characters of raw input kept in a dead letter; Kafka's default message limit is 1 MB."""
 
@@ -131,7 +133,7 @@ class Router:
 
     def _complaint(self, post: Post, author: Author, agency: str | None) -> Complaint:
         return {
-            "event_id": f"{post.complaint_id}:{post.revision}:{agency or 'unrouted'}",
+            "event_id": f"{post.complaint_id}:{post.revision}:{agency or UNROUTED}",
             "complaint_id": post.complaint_id,
             "tweet_id": post.tweet_id,
             "revision": post.revision,

@@ -27,6 +27,7 @@ from agents.errors import ConfigError
 from agents.registry import Registry
 from agents.route import complaint_topic
 from streams.settings import Settings
+from streams.subscriber import agency_group
 from streams.topics import BrokerError, admin_client
 
 _ITERATIONS = 8192  # Kafka's default for SCRAM-SHA-512 is 4096; more is slower to brute-force
@@ -34,11 +35,6 @@ _ITERATIONS = 8192  # Kafka's default for SCRAM-SHA-512 is 4096; more is slower 
 
 def agency_user(agency: str) -> str:
     return f"agency-{agency}"
-
-
-def agency_group(agency: str) -> str:
-    """The consumer group `aduan subscribe` uses by default."""
-    return f"aduan-agency-{agency}"
 
 
 def _rights(agency: str) -> list[ACL]:

@@ -292,7 +292,8 @@ def _run_agencies_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_agencies_grant(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.access import agency_group, agency_user, grant
+    from streams.access import agency_user, grant
+    from streams.subscriber import agency_group
 
     registry = load_registry(args.agencies or settings.agencies)
     made = grant(settings, registry, args.agency, args.password_file)

@@ -30,7 +30,6 @@ import orjson
 from agents.errors import AduanError, ConfigError
 from agents.registry import Registry
 from agents.route import (
-    COMPLAINT_TOPIC_PREFIX,
     DEAD_LETTER_TOPIC,
     REJECTED_TOPIC,
     UNROUTED_TOPIC,
@@ -44,7 +43,7 @@ from streams import routing_diff
 from streams.history import Span, Window, find_spans, read_spans
 from streams.producer import kafka_producer
 from streams.settings import Settings
-from streams.topics import BrokerError, TopicSpec, ensure_topics, existing_topics
+from streams.topics import BrokerError, TopicSpec, complaint_topics, ensure_topics
 
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _LIVE_PREFIXES = ("complaints", "mentions", "aduan")
@@ -97,7 +96,7 @@ class Outcome:
 
     @property
     def read(self) -> int:
-        return sum(at - span.start for span, at in zip(self.spans, self.positions, strict=True))
+        return _read(self.spans, self.positions)
 
     def where(self) -> str:
         return ", ".join(
@@ -125,7 +124,7 @@ def replay(job: Job, spans: list[Span], show: Callable[[int], None]) -> Outcome:
     interrupted = False
     try:
         while any(process.is_alive() for process in processes):
-            show(sum(at - span.start for span, at in zip(spans, positions, strict=True)))
+            show(_read(spans, positions))
             time.sleep(0.2)
     except KeyboardInterrupt:
         interrupted = True
@@ -135,11 +134,16 @@ def replay(job: Job, spans: list[Span], show: Callable[[int], None]) -> Outcome:
     events: Counter[str] = Counter()
     for counts in job.parts.glob("*.counts.json"):
         events.update(orjson.loads(counts.read_bytes()))
-    interrupted = interrupted or any(process.exitcode == 130 for process in processes)
-    outcome = Outcome(spans, list(positions), events, interrupted)
-    show(outcome.read)
-    outcome.interrupted = interrupted and outcome.read < sum(span.size for span in spans)
-    return outcome
+    read = _read(spans, positions)
+    show(read)
+    stopped = interrupted or any(process.exitcode == 130 for process in processes)
+    unfinished = read < sum(span.size for span in spans)
+    return Outcome(spans, list(positions), events, stopped and unfinished)
+
+
+def _read(spans: Sequence[Span], positions: Sequence[int]) -> int:
+    """Messages read so far, from each span's position."""
+    return sum(at - span.start for span, at in zip(spans, positions, strict=True))
 
 
 def _stop(processes: list[Any]) -> None:
@@ -198,9 +202,7 @@ async def _replay_span(job: Job, span: Span, index: int, positions: Any) -> None
                 positions[index] = chunk.next_offset
         positions[index] = span.end
     finally:
-        (job.parts / f"{span.topic}-{span.partition:06d}.counts.json").write_bytes(
-            orjson.dumps(counts)
-        )
+        part_file(job.parts, span).with_suffix(".counts.json").write_bytes(orjson.dumps(counts))
         if producer is not None:
             producer.flush()
             producer.close()
@@ -236,10 +238,7 @@ def live_routings(
 ) -> dict[str, routing_diff.Routing]:
     """How the live pipeline routed the posts of `wanted`: its complaints and rejections from
     `window.since` up to now (live events come after their posts)."""
-    complaints = sorted(
-        name for name in existing_topics(settings) if name.startswith(COMPLAINT_TOPIC_PREFIX)
-    )
-    topics = [REJECTED_TOPIC, *complaints]
+    topics = [REJECTED_TOPIC, *complaint_topics(settings)]
     since = Window(window.since)
     spans = find_spans(settings, topics, since)
 

@@ -17,7 +17,6 @@ import orjson
 
 from agents.errors import AduanError
 from agents.route import (
-    COMPLAINT_TOPIC_PREFIX,
     DEAD_LETTER_TOPIC,
     REJECTED_TOPIC,
     UNROUTED_TOPIC,
@@ -27,7 +26,7 @@ from streams import report_charts
 from streams.history import Window, find_spans, read_spans
 from streams.report_tables import Tables
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, existing_topics
+from streams.topics import RAW_TOPIC, complaint_topics
 
 Row = Sequence[object]
 
@@ -51,7 +50,8 @@ def _topic_and_event(item: Any) -> tuple[str, Any]:
     if "topic" in item and "value" in item:
         return item["topic"], item["value"]
     if "event_id" in item:
-        return complaint_topic(item["agency_id"] or "unrouted"), item
+        agency = item["agency_id"]
+        return UNROUTED_TOPIC if agency is None else complaint_topic(agency), item
     if "reason" in item:
         return REJECTED_TOPIC, item
     if "error" in item:
@@ -64,13 +64,8 @@ def events_from_kafka(
 ) -> tuple[list[tuple[str, Any, int | None]], dict[str, int]]:
     """The window's events on the live topics with their Kafka timestamps, and the Kafka
     timestamp of every mention in the window by post id (the message key)."""
-    topics = [REJECTED_TOPIC, DEAD_LETTER_TOPIC, UNROUTED_TOPIC]
-    topics += sorted(
-        name
-        for name in existing_topics(settings)
-        if name.startswith(COMPLAINT_TOPIC_PREFIX) and name != UNROUTED_TOPIC
-    )
-    spans = find_spans(settings, [RAW_TOPIC, *topics], window)
+    topics = [RAW_TOPIC, REJECTED_TOPIC, DEAD_LETTER_TOPIC, *complaint_topics(settings)]
+    spans = find_spans(settings, topics, window)
 
     async def collect() -> tuple[list[tuple[str, Any, int | None]], dict[str, int]]:
         events: list[tuple[str, Any, int | None]] = []

@@ -11,13 +11,11 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from agents.route import COMPLAINT_TOPIC_PREFIX, DEAD_LETTER_TOPIC, REJECTED_TOPIC
-from streams.routing_diff import UNROUTED
+from agents.route import COMPLAINT_TOPIC_PREFIX, DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED
+from streams.snowflake import post_time
 
-_TWITTER_EPOCH_MS = 1_288_834_974_657
 _TOP_THREADS = 10
 UNKNOWN_DAY = "unknown"
 
@@ -27,8 +25,7 @@ def post_day(tweet_id: str, created_at: str | None = None) -> str:
     if created_at:
         return created_at[:10]
     if tweet_id.isdigit() and int(tweet_id) >> 22:
-        stamp = ((int(tweet_id) >> 22) + _TWITTER_EPOCH_MS) / 1000
-        return datetime.fromtimestamp(stamp, UTC).date().isoformat()
+        return post_time(int(tweet_id)).date().isoformat()
     return UNKNOWN_DAY
 
 

@@ -12,9 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.route import COMPLAINT_TOPIC_PREFIX, REJECTED_TOPIC
-
-UNROUTED = "unrouted"
+from agents.route import COMPLAINT_TOPIC_PREFIX, REJECTED_TOPIC, UNROUTED
 
 Routing = frozenset[str]
 

@@ -50,6 +50,11 @@ class _StartAt(ConsumerRebalanceListener):  # type: ignore[misc]
                 self.consumer.seek(tp, at.offset)
 
 
+def agency_group(agency: str) -> str:
+    """The consumer group an agency reads its topic in, unless it names another."""
+    return f"aduan-agency-{agency}"
+
+
 def subscribe(
     settings: Settings,
     agency: str,
@@ -64,7 +69,7 @@ def subscribe(
     """Write the agency's complaints to `sink`, one JSON line each, committing after output.
 
     Returns the number written, when `max_events` or `idle_timeout` ends the loop."""
-    group_id = group or f"aduan-agency-{agency}"
+    group_id = group or agency_group(agency)
     consumer = kafka_consumer(
         settings,
         group_id=group_id,

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from agents.registry import Account, Registry
+from streams.snowflake import snowflake
 
 SHARE_UNVERIFIED = 0.25
 SHARE_RETWEET = 0.05
@@ -53,7 +54,6 @@ _LAST = ("Santoso", "Rahayu", "Wibowo", "Lestari", "Saputra", "Handayani", "Pras
 _START = datetime(2024, 5, 1, tzinfo=UTC)
 _SPACING = timedelta(seconds=30)
 """Between two posts: 20,000 posts span a week, enough for a report's per-day charts."""
-_TWITTER_EPOCH_MS = 1_288_834_974_657
 _OPEN_THREADS = 10
 """Recent conversations a reply may join: a few threads grow long, as on X."""
 
@@ -104,7 +104,7 @@ def _message(
 ) -> dict[str, Any]:
     """One stream message; `threads` holds recent conversations that replies join."""
     created = _START + index * _SPACING
-    tweet_id = str(_snowflake(created, machine, rng.randrange(4096)))
+    tweet_id = str(snowflake(created, machine, rng.randrange(4096)))
     author = rng.choice(citizens)
     if rng.random() < SHARE_AGENCY_AUTHOR:
         _, account = rng.choice(accounts)
@@ -165,11 +165,6 @@ def _message(
         "includes": {"users": [author]},
         "matching_rules": [{"id": str(1_700_000_000 + index % 97), "tag": addressed[0][0]}],
     }
-
-
-def _snowflake(created: datetime, machine: int, sequence: int) -> int:
-    milliseconds = int(created.timestamp() * 1000) - _TWITTER_EPOCH_MS
-    return (milliseconds << 22) | (machine << 12) | sequence
 
 
 def _entities(

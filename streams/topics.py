@@ -10,7 +10,13 @@ from kafka.errors import KafkaError
 
 from agents.errors import AduanError
 from agents.registry import Registry
-from agents.route import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC, complaint_topic
+from agents.route import (
+    COMPLAINT_TOPIC_PREFIX,
+    DEAD_LETTER_TOPIC,
+    REJECTED_TOPIC,
+    UNROUTED_TOPIC,
+    complaint_topic,
+)
 from streams.settings import Settings
 
 RAW_TOPIC = "mentions.raw"
@@ -93,10 +99,12 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
         consumer.close()
 
 
-def existing_topics(settings: Settings) -> set[str]:
+def complaint_topics(settings: Settings) -> list[str]:
+    """Every `complaints.*` topic on the cluster, unrouted included, sorted: also those of
+    agencies the registry in force no longer lists."""
     consumer = kafka_consumer(settings, client_id="aduan-topics")
     try:
-        return set(consumer.topics())
+        return sorted(t for t in consumer.topics() if t.startswith(COMPLAINT_TOPIC_PREFIX))
     except KafkaError as exc:
         raise BrokerError(f"listing the topics failed: {exc}") from None
     finally:

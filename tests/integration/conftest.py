@@ -64,6 +64,13 @@ class BrokerProcess:
     def stop(self) -> None:
         subprocess.run([str(BROKER_SH), "stop"], env=self.env, check=False)
 
+    def __enter__(self) -> BrokerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def pid(self, node: int) -> int:
         """The process id of node `node` (1-based) of a cluster."""
         return int((self.data_dir / f"node-{node}" / "broker.pid").read_text())
@@ -72,12 +79,8 @@ class BrokerProcess:
 @contextlib.contextmanager
 def running_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A one-node KRaft broker on free ports, in a fresh data directory."""
-    process = BrokerProcess(tmp_path_factory.mktemp("kafka"))
-    process.start()
-    try:
+    with BrokerProcess(tmp_path_factory.mktemp("kafka")) as process:
         yield process.address
-    finally:
-        process.stop()
 
 
 @pytest.fixture

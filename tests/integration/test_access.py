@@ -23,12 +23,8 @@ SAMPLE = ROOT / "deploy" / "samples" / "mentions.jsonl"
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    process = BrokerProcess(tmp_path_factory.mktemp("secured"), sasl=True)
-    process.start()
-    try:
+    with BrokerProcess(tmp_path_factory.mktemp("secured"), sasl=True) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def run(env: dict[str, str], *args: str, log: list[str]) -> subprocess.CompletedProcess[str]:

@@ -21,12 +21,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    process = BrokerProcess(tmp_path_factory.mktemp("cluster"), nodes=3)
-    process.start()
-    try:
+    with BrokerProcess(tmp_path_factory.mktemp("cluster"), nodes=3) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def test_losing_one_node_of_three_mid_stream_loses_nothing(

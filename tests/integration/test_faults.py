@@ -29,12 +29,8 @@ RATE = 300  # posts/s: a 10 s stream the worker keeps up with, so a fault lands 
 @pytest.fixture
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     """A broker for one test only: each test counts every event on the topics."""
-    process = BrokerProcess(tmp_path_factory.mktemp("kafka"))
-    process.start()
-    try:
+    with BrokerProcess(tmp_path_factory.mktemp("kafka")) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
