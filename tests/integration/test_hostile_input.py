@@ -59,24 +59,28 @@ def test_the_worker_survives_garbage_and_routes_what_route_computes(
     aduan_env: dict[str, str], worker_process: Worker, tmp_path: Path
 ) -> None:
     rng = random.Random(606)
-    good = [value for _, value in synthetic(aduan_env, 200, 606)]
-    sample = orjson.loads(good[0])
-    huge = orjson.loads(good[1])
+    # Keyed by post id as `aduan produce` sends them: the worker's memory of a post id lives
+    # in its partition, so copies of a post must share one. Unreadable messages have no key.
+    good = synthetic(aduan_env, 200, 606)
+    sample = orjson.loads(good[0][1])
+    huge = orjson.loads(good[1][1])
     huge["data"]["text"] = "@humasjateng " + "jalan rusak " * 75_000  # about 900 kB
-    bad = [*unreadable(rng), *wrong_types(sample, rng)]
-    messages = good + bad + [orjson.dumps(huge)]
+    huge_id = "1785459115422658617"  # its own post, not a copy of the one it was made from
+    huge["data"].update(id=huge_id, conversation_id=huge_id, edit_history_tweet_ids=[huge_id])
+    bad = [(None, value) for value in [*unreadable(rng), *wrong_types(sample, rng)]]
+    messages = [*good, *bad, (huge_id.encode(), orjson.dumps(huge))]
     rng.shuffle(messages)
 
     producer = KafkaProducer(
         bootstrap_servers=aduan_env["ADUAN_BROKER"], acks="all", max_request_size=2**20
     )
-    for value in messages:
-        producer.send("mentions.raw", value=value)
+    for key, value in messages:
+        producer.send("mentions.raw", key=key, value=value)
     producer.flush()
     producer.close()
 
     registry = load_registry(REGISTRY)
-    expected = [comparable(*emit) for emit in route(registry, [(None, m) for m in messages])]
+    expected = [comparable(*emit) for emit in route(registry, messages)]
     dead = route(registry, [(None, m) for m in unreadable(random.Random(606))])
     assert all(topic == "mentions.dlq" for topic, _, _ in dead)  # the premise holds
 
