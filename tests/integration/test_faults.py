@@ -109,7 +109,7 @@ def pause_at_random(seed: int) -> float:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known defect, see README 'Faults': in about one run in five the restarted worker "
+    reason="known defect, see README 'Faults': in 8 of 28 runs (4 of 5 in CI) the restarted worker "
     "never routes a few posts (2 to 4 per partition, around one offset) and, on one partition, "
     "never commits past them",
 )
