@@ -1,6 +1,7 @@
-"""Per-agency access on a secured cluster (`broker.sh` with KAFKA_SASL=1): each agency gets a
-SCRAM login and ACLs to read its own `complaints.<id>` topic in its own consumer group, and
-nothing else. The operator runs these as a user allowed to alter ACLs (the broker's `admin`)."""
+"""Access on a secured cluster (`broker.sh` with KAFKA_SASL=1): each agency gets a SCRAM login
+and ACLs to read its own `complaints.<id>` topic in its own consumer group, and nothing else; the
+worker and the producer get logins of their own with the least rights they run with. The
+operator runs these as a user allowed to alter ACLs (the broker's `admin`)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,22 @@ from kafka.errors import KafkaError
 
 from agents.errors import ConfigError
 from agents.registry import Registry
-from agents.route import complaint_topic
-from streams.settings import Settings
+from agents.route import (
+    COMPLAINT_TOPIC_PREFIX,
+    DEAD_LETTER_TOPIC,
+    REJECTED_TOPIC,
+    complaint_topic,
+)
+from streams.settings import SERVICES, Settings
 from streams.subscriber import agency_group
-from streams.topics import BrokerError, admin_client
+from streams.topics import (
+    APP_ID,
+    CHECKPOINT_TOPIC,
+    RAW_TOPIC,
+    REGISTRY_TOPIC,
+    BrokerError,
+    admin_client,
+)
 
 _ITERATIONS = 8192  # Kafka's default for SCRAM-SHA-512 is 4096; more is slower to brute-force
 
@@ -37,27 +50,74 @@ def agency_user(agency: str) -> str:
     return f"agency-{agency}"
 
 
-def _rights(agency: str) -> list[ACL]:
-    principal = f"User:{agency_user(agency)}"
-    topic = ResourcePattern(ResourceType.TOPIC, complaint_topic(agency))
-    group = ResourcePattern(ResourceType.GROUP, agency_group(agency))
-    wanted = [
+def service_user(service: str) -> str:
+    return f"aduan-{service}"
+
+
+Wanted = list[tuple[ACLOperation, ResourcePattern]]
+
+
+def _topic(name: str) -> ResourcePattern:
+    return ResourcePattern(ResourceType.TOPIC, name)
+
+
+def _topics_starting(prefix: str) -> ResourcePattern:
+    return ResourcePattern(ResourceType.TOPIC, prefix, ACLResourcePatternType.PREFIXED)
+
+
+def _agency_rights(agency: str) -> Wanted:
+    topic = _topic(complaint_topic(agency))
+    return [
         (ACLOperation.READ, topic),
         (ACLOperation.DESCRIBE, topic),
-        (ACLOperation.READ, group),
+        (ACLOperation.READ, ResourcePattern(ResourceType.GROUP, agency_group(agency))),
     ]
-    return [
-        ACL(principal, "*", operation, ACLPermissionType.ALLOW, resource)
-        for operation, resource in wanted
-    ]
+
+
+def _service_rights(service: str) -> Wanted:
+    """What each service does and nothing more. The worker reads mentions and the registry,
+    writes every routed event, creates the topic of an agency added while it runs, and owns
+    Faust's own topics (`aduan-*`: the dedup table's changelog, the assignor's topic) and
+    consumer group. The producer appends to mentions.raw and keeps the X poller's checkpoints."""
+    if service == "worker":
+        outputs = [_topic(name) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC)]
+        outputs.append(_topics_starting(COMPLAINT_TOPIC_PREFIX))
+        return [
+            *((op, _topic(name)) for name in (RAW_TOPIC, REGISTRY_TOPIC) for op in _READS),
+            *((op, topic) for topic in outputs for op in _WRITES),
+            (ACLOperation.CREATE, _topics_starting(COMPLAINT_TOPIC_PREFIX)),
+            (ACLOperation.ALL, _topics_starting(f"{APP_ID}-")),
+            (ACLOperation.READ, ResourcePattern(ResourceType.GROUP, APP_ID)),
+        ]
+    if service == "producer":
+        return [
+            *((op, _topic(RAW_TOPIC)) for op in _WRITES),
+            *((op, _topic(CHECKPOINT_TOPIC)) for op in (*_READS, ACLOperation.WRITE)),
+        ]
+    raise ConfigError(f"unknown service {service!r}; one of: {', '.join(SERVICES)}")
+
+
+_READS = (ACLOperation.READ, ACLOperation.DESCRIBE)
+_WRITES = (ACLOperation.WRITE, ACLOperation.DESCRIBE)
 
 
 def grant(settings: Settings, registry: Registry, agency: str, password_file: Path) -> bool:
-    """Give `agency` its login and rights. The password is read from `password_file`, or made
-    and written there (mode 600) when the file does not exist; it is never printed. Returns True
-    when a password was made."""
+    """Give `agency` its login and the rights to read its own complaints. Returns True when a
+    password was made (see `_grant`)."""
     if agency not in registry.agency_ids:
         raise ConfigError(f"{agency!r} is not an agency id of registry {registry.version}")
+    return _grant(settings, agency_user(agency), _agency_rights(agency), password_file)
+
+
+def grant_service(settings: Settings, service: str, password_file: Path) -> bool:
+    """Give the worker or the producer its own login and the least rights it runs with."""
+    return _grant(settings, service_user(service), _service_rights(service), password_file)
+
+
+def _grant(settings: Settings, user: str, wanted: Wanted, password_file: Path) -> bool:
+    """Set `user`'s login and rights. The password is read from `password_file`, or made and
+    written there (mode 600) when the file does not exist; it is never printed. Returns True
+    when a password was made."""
     made = not password_file.exists()
     if made:
         descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -66,18 +126,22 @@ def grant(settings: Settings, registry: Registry, agency: str, password_file: Pa
     password = password_file.read_text().strip()
     if not password:
         raise ConfigError(f"--password-file {password_file} is empty; remove it to have one made")
+    rights = [
+        ACL(f"User:{user}", "*", operation, ACLPermissionType.ALLOW, resource)
+        for operation, resource in wanted
+    ]
     admin = admin_client(settings)
     try:
         login = UserScramCredentialUpsertion(
-            agency_user(agency), ScramMechanism.SCRAM_SHA_512, password, _ITERATIONS
+            user, ScramMechanism.SCRAM_SHA_512, password, _ITERATIONS
         )
         _check(admin.alter_user_scram_credentials([login]))
-        failed = admin.create_acls(_rights(agency))["failed"]
+        failed = admin.create_acls(rights)["failed"]
         if failed:
             raise KafkaError(f"ACLs refused: {failed}")
     except KafkaError as exc:
         raise BrokerError(
-            f"granting access to {agency} failed: {exc}; is ADUAN_KAFKA_USERNAME a user allowed "
+            f"granting access to {user} failed: {exc}; is ADUAN_KAFKA_USERNAME a user allowed "
             "to alter ACLs and credentials (the broker's admin)?"
         ) from None
     finally:
@@ -85,15 +149,14 @@ def grant(settings: Settings, registry: Registry, agency: str, password_file: Pa
     return made
 
 
-def revoke(settings: Settings, agency: str) -> None:
-    """Remove the agency's rights and its login."""
-    principal = f"User:{agency_user(agency)}"
+def revoke(settings: Settings, user: str) -> None:
+    """Remove every right of `user` (an agency's or a service's) and its login."""
     admin = admin_client(settings)
     try:
         admin.delete_acls(
             [
                 ACLFilter(
-                    principal,
+                    f"User:{user}",
                     "*",
                     ACLOperation.ANY,
                     ACLPermissionType.ANY,
@@ -101,10 +164,10 @@ def revoke(settings: Settings, agency: str) -> None:
                 )
             ]
         )
-        deletion = UserScramCredentialDeletion(agency_user(agency), ScramMechanism.SCRAM_SHA_512)
+        deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
         _check(admin.alter_user_scram_credentials([deletion]))
     except KafkaError as exc:
-        raise BrokerError(f"revoking the access of {agency} failed: {exc}") from None
+        raise BrokerError(f"revoking the access of {user} failed: {exc}") from None
     finally:
         admin.close()
 

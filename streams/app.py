@@ -5,6 +5,8 @@ from __future__ import annotations
 import faust
 
 from streams.settings import SASL_MECHANISM, Settings
+from streams.table_recovery import SafeTableManager
+from streams.topics import APP_ID
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -16,7 +18,7 @@ def create_app(settings: Settings) -> faust.App:
             mechanism=SASL_MECHANISM,
         )
     return faust.App(
-        "aduan",
+        APP_ID,
         broker=settings.broker_url,
         datadir=str(settings.worker_dir),
         web_port=settings.web_port,
@@ -35,4 +37,5 @@ def create_app(settings: Settings) -> faust.App:
         autodiscover=False,
         store="memory://",
         broker_credentials=credentials,
+        TableManager=SafeTableManager,
     )

@@ -20,7 +20,7 @@ from agents.registry import Registry, load_registry
 from agents.route import Router
 from agents.verify import VerificationPolicy
 from streams.route_file import route_file
-from streams.settings import ENVIRONMENT, Settings
+from streams.settings import ENVIRONMENT, SERVICES, Settings
 from streams.synthetic import synthetic_lines
 
 if TYPE_CHECKING:
@@ -100,29 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_agencies_option(count)
     count.set_defaults(run=_run_topics_count)
 
-    agencies = commands.add_parser("agencies", help="manage the agency registry")
-    agencies_commands = agencies.add_subparsers(dest="action", required=True, metavar="ACTION")
-    sync = agencies_commands.add_parser(
-        "sync", help="validate the registry and publish it to running workers"
-    )
-    _add_agencies_option(sync)
-    sync.set_defaults(run=_run_agencies_sync)
-    grant = agencies_commands.add_parser(
-        "grant",
-        help="on a secured cluster: let an agency read its complaints topic, and nothing else",
-    )
-    grant.add_argument("--agency", required=True, help="agency id, as in the registry")
-    grant.add_argument(
-        "--password-file",
-        type=Path,
-        required=True,
-        help="the agency's password: read from this file, or made and written to it (mode 600)",
-    )
-    _add_agencies_option(grant)
-    grant.set_defaults(run=_run_agencies_grant)
-    revoke = agencies_commands.add_parser("revoke", help="remove an agency's login and rights")
-    revoke.add_argument("--agency", required=True, help="agency id")
-    revoke.set_defaults(run=_run_agencies_revoke)
+    _add_agencies(commands)
+    _add_services(commands)
 
     worker = commands.add_parser("worker", help="run the Faust worker that routes mentions.raw")
     worker.set_defaults(run=_run_worker)
@@ -148,6 +127,54 @@ def _parser() -> argparse.ArgumentParser:
     _add_replay(commands)
     _add_report(commands)
     return parser
+
+
+def _add_agencies(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agencies = commands.add_parser("agencies", help="manage the agency registry")
+    agencies_commands = agencies.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sync = agencies_commands.add_parser(
+        "sync", help="validate the registry and publish it to running workers"
+    )
+    _add_agencies_option(sync)
+    sync.set_defaults(run=_run_agencies_sync)
+    grant = agencies_commands.add_parser(
+        "grant",
+        help="on a secured cluster: let an agency read its complaints topic, and nothing else",
+    )
+    grant.add_argument("--agency", required=True, help="agency id, as in the registry")
+    _add_password_file(grant, "agency")
+    _add_agencies_option(grant)
+    grant.set_defaults(run=_run_agencies_grant)
+    revoke = agencies_commands.add_parser("revoke", help="remove an agency's login and rights")
+    revoke.add_argument("--agency", required=True, help="agency id")
+    revoke.set_defaults(run=_run_agencies_revoke)
+
+
+def _add_services(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    services = commands.add_parser(
+        "services", help="on a secured cluster: logins of their own for the worker and producer"
+    )
+    services_commands = services.add_subparsers(dest="action", required=True, metavar="ACTION")
+    service_grant = services_commands.add_parser(
+        "grant", help="give the worker or the producer a login with the least rights it needs"
+    )
+    service_grant.add_argument("service", choices=SERVICES)
+    _add_password_file(service_grant, "service")
+    service_grant.set_defaults(run=_run_services_grant)
+    service_revoke = services_commands.add_parser(
+        "revoke", help="remove a service's login and rights"
+    )
+    service_revoke.add_argument("service", choices=SERVICES)
+    service_revoke.set_defaults(run=_run_services_revoke)
+
+
+def _add_password_file(parser: argparse.ArgumentParser, whose: str) -> None:
+    parser.add_argument(
+        "--password-file",
+        type=Path,
+        required=True,
+        help=f"the {whose}'s password: read from this file, or made and written to it (mode 600)",
+    )
 
 
 def _add_subscribe(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -297,20 +324,45 @@ def _run_agencies_grant(args: argparse.Namespace, settings: Settings) -> int:
 
     registry = load_registry(args.agencies or settings.agencies)
     made = grant(settings, registry, args.agency, args.password_file)
-    where = "made and written to" if made else "read from"
-    print(
+    rights = (
         f"{agency_user(args.agency)} may read complaints.{args.agency} in group "
-        f"{agency_group(args.agency)}; its password was {where} {args.password_file}",
-        file=sys.stderr,
+        f"{agency_group(args.agency)}"
     )
-    return 0
+    return _granted(rights, made, args.password_file)
 
 
 def _run_agencies_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.access import agency_user, revoke
+    from streams.access import agency_user
 
-    revoke(settings, args.agency)
-    print(f"{agency_user(args.agency)} has no login and no rights any more", file=sys.stderr)
+    return _revoke(settings, agency_user(args.agency))
+
+
+def _run_services_grant(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.access import grant_service, service_user
+
+    user = service_user(args.service)
+    made = grant_service(settings, args.service, args.password_file)
+    rights = f"{user} may do what the {args.service} does, and nothing else"
+    return _granted(rights, made, args.password_file)
+
+
+def _granted(rights: str, made: bool, password_file: Path) -> int:
+    where = "made and written to" if made else "read from"
+    print(f"{rights}; its password was {where} {password_file}", file=sys.stderr)
+    return 0
+
+
+def _run_services_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.access import service_user
+
+    return _revoke(settings, service_user(args.service))
+
+
+def _revoke(settings: Settings, user: str) -> int:
+    from streams.access import revoke
+
+    revoke(settings, user)
+    print(f"{user} has no login and no rights any more", file=sys.stderr)
     return 0
 
 

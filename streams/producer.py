@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from agents.split import split_line
 from streams.metrics import ProducerMetrics
@@ -62,6 +62,12 @@ class RawSink:
 
     def flush(self) -> None:
         self.producer.flush()
+        if any(isinstance(error, TopicAuthorizationFailedError) for error in self.failures):
+            user = self.producer.config.get("sasl_plain_username") or "this anonymous user"
+            raise BrokerError(
+                f"Kafka refused the posts: {user} may not write to {RAW_TOPIC}; run the "
+                "producer with the login `aduan services grant producer` makes"
+            )
         if self.failures:
             raise BrokerError(
                 f"{len(self.failures)} of {self.sent} posts were not acknowledged by Kafka; "

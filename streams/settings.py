@@ -15,6 +15,9 @@ T = TypeVar("T")
 
 SASL_MECHANISM = "SCRAM-SHA-512"
 
+SERVICES = ("worker", "producer")
+"""The services that run with a Kafka login of their own on a secured cluster."""
+
 # (variable, default, meaning) for `aduan --help`.
 ENVIRONMENT = (
     ("ADUAN_BROKER", "kafka://localhost:9092", "Kafka bootstrap servers (comma-separated)"),

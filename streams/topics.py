@@ -28,7 +28,11 @@ CHECKPOINT_TOPIC = "aduan.x-poll.checkpoints"
 REGISTRY_TOPIC = "aduan.registry"
 """Published versions of the agency registry (compacted: only the latest matters)."""
 
+APP_ID = "aduan"
+"""The Faust app's id: the worker's consumer group, and the prefix of the topics Faust makes."""
+
 _TOPIC_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS error code
+_NOT_AUTHORIZED = 29  # TOPIC_AUTHORIZATION_FAILED
 
 
 class BrokerError(AduanError):
@@ -45,13 +49,20 @@ class TopicSpec:
 
 def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     """Every topic of the pipeline for this registry."""
+    return [*routing_specs(settings, registry), TopicSpec(CHECKPOINT_TOPIC, _COMPACTED)]
+
+
+def routing_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
+    """The topics the worker reads and writes."""
     raw = TopicSpec(RAW_TOPIC, {"retention.ms": str(settings.raw_retention_ms)})
     fixed = [TopicSpec(name, {}) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, UNROUTED_TOPIC)]
     agencies = [TopicSpec(complaint_topic(agency), {}) for agency in registry.agency_ids]
-    compacted = {"cleanup.policy": "compact"}
     # One partition: readers take the registry's latest version from partition 0.
-    internal = [TopicSpec(CHECKPOINT_TOPIC, compacted), TopicSpec(REGISTRY_TOPIC, compacted, 1)]
-    return [raw, *fixed, *agencies, *internal]
+    return [raw, *fixed, *agencies, TopicSpec(REGISTRY_TOPIC, _COMPACTED, 1)]
+
+
+_COMPACTED = {"cleanup.policy": "compact"}
+"""Only the latest value of a key matters."""
 
 
 def unreachable(settings: Settings, exc: Exception) -> BrokerError:
@@ -130,28 +141,38 @@ def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]:
     """Create the topics of `specs` that are missing; returns each name with True when it was
-    created now."""
+    created now. Only missing topics are asked for: on a secured cluster the worker may create
+    a new agency's topic but not the others."""
     admin = admin_client(settings)
     try:
-        response = admin.create_topics(
-            {
-                spec.name: {
-                    "num_partitions": spec.partitions or settings.topic_partitions,
-                    "replication_factor": settings.topic_replicas,
-                    "configs": spec.configs,
-                }
-                for spec in specs
-            },
-            raise_errors=False,
-            wait_for_metadata=True,
+        existing = set(admin.list_topics())
+        missing = {
+            spec.name: {
+                "num_partitions": spec.partitions or settings.topic_partitions,
+                "replication_factor": settings.topic_replicas,
+                "configs": spec.configs,
+            }
+            for spec in specs
+            if spec.name not in existing
+        }
+        response = (
+            admin.create_topics(missing, raise_errors=False, wait_for_metadata=True)
+            if missing
+            else {"topics": []}
         )
     except KafkaError as exc:
         raise BrokerError(f"creating topics failed: {exc}") from None
     finally:
         admin.close()
-    created: dict[str, bool] = {}
+    created = {spec.name: False for spec in specs}
     for topic in response["topics"]:
         code = topic["error_code"]
+        if code == _NOT_AUTHORIZED:
+            raise BrokerError(
+                f"ADUAN_KAFKA_USERNAME={settings.kafka_username} may not create topic "
+                f"{topic['name']}; create the topics first with `aduan topics create` as a user "
+                "who may (the broker's admin)"
+            )
         if code not in (0, _TOPIC_EXISTS):
             raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
         created[topic["name"]] = code == 0

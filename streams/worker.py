@@ -13,18 +13,23 @@ from streams import registry_sync, worker_web
 from streams.app import create_app
 from streams.metrics import new_registry
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, create_topics
+from streams.topics import RAW_TOPIC, ensure_topics, routing_specs
+
+
+def ensure_routing_topics(settings: Settings, registry: Registry) -> None:
+    """The topics the worker reads and writes, created when missing."""
+    ensure_topics(settings, routing_specs(settings, registry))
 
 
 def run_worker(settings: Settings) -> None:
     # The topics must exist before the consumer starts: it would ignore a missing one until its
     # next metadata refresh, minutes later.
     registry = load_registry(settings.agencies)
-    create_topics(settings, registry)
+    ensure_routing_topics(settings, registry)
     published, offset = registry_sync.latest_published(settings)
     if published is not None and published.version != registry.version:
         registry = published
-        create_topics(settings, registry)
+        ensure_routing_topics(settings, registry)
 
     app = create_app(settings)
     metrics = new_registry()
@@ -34,7 +39,7 @@ def run_worker(settings: Settings) -> None:
     install(app, routing, RAW_TOPIC)
 
     async def apply(new: Registry) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, create_topics, settings, new)
+        await asyncio.get_running_loop().run_in_executor(None, ensure_routing_topics, settings, new)
         routing.use(new)
 
     async def follow_registry() -> None:

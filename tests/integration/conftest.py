@@ -108,13 +108,15 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.log.write_bytes(b"")
-        with self.log.open("ab") as out:
+        start = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("ab") as out:  # a restart appends: the log keeps every run
+            out.write(b"--- aduan worker ---\n")
+            out.flush()
             self.process = subprocess.Popen(
                 ["aduan", "worker"], env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 90
-        while b"Worker]: Ready" not in self.log.read_bytes():
+        while b"Worker]: Ready" not in self.log.read_bytes()[start:]:
             assert self.process.poll() is None, self.log.read_text()
             assert time.monotonic() < deadline, "not ready in 90 s:\n" + self.log.read_text()
             time.sleep(0.5)

@@ -1,6 +1,7 @@
 """Access control on a secured broker (SASL/SCRAM-SHA-512 and Kafka's standard authorizer): the
-worker and producer run as the broker's admin; an agency granted with `aduan agencies grant` reads
-its own complaints and nothing else; a wrong password is refused; no password shows in any log."""
+worker and the producer run with the logins `aduan services grant` made them, and may do their job
+and nothing else; an agency granted with `aduan agencies grant` reads its own complaints and nothing
+else; a wrong password is refused; no password shows in any log."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from agents.registry import load_registry
 from agents.split import split_line
+from streams.settings import SERVICES
 from tests.integration.conftest import ROOT, BrokerProcess, Worker, aduan_environment
 from tests.integration.test_replay import REGISTRY, route
 
@@ -36,7 +38,32 @@ def run(env: dict[str, str], *args: str, log: list[str]) -> subprocess.Completed
     return done
 
 
-def test_an_agency_reads_its_own_complaints_and_nothing_else(
+def grant_service(
+    admin: dict[str, str], service: str, tmp_path: Path, log: list[str]
+) -> dict[str, str]:
+    """`aduan services grant SERVICE`; the environment the service then runs with."""
+    password = tmp_path / f"{service}.password"
+    granted = run(admin, "services", "grant", service, "--password-file", str(password), log=log)
+    assert granted.returncode == 0, granted.stderr
+    return {
+        **admin,
+        "ADUAN_KAFKA_USERNAME": f"aduan-{service}",
+        "ADUAN_KAFKA_PASSWORD_FILE": str(password),
+    }
+
+
+def check_services_may_not_overstep(services: dict[str, dict[str, str]], log: list[str]) -> None:
+    """The producer may not read complaints; the worker may not forge mentions."""
+    snooping = run(services["producer"], "subscribe", "--agency", "kejati-jateng",
+                   "--from-beginning", "--max-events", "1", log=log)  # fmt: skip
+    assert snooping.returncode == 1
+    assert "Kafka refused aduan-producer access to complaints.kejati-jateng" in snooping.stderr
+    forging = run(services["worker"], "produce", "--file", str(SAMPLE), log=log)
+    assert forging.returncode == 1
+    assert "aduan-worker may not write to mentions.raw" in forging.stderr
+
+
+def test_every_login_may_do_its_job_and_nothing_else(
     secured: BrokerProcess, tmp_path: Path
 ) -> None:
     admin_password = secured.data_dir / "admin.password"
@@ -48,16 +75,17 @@ def test_an_agency_reads_its_own_complaints_and_nothing_else(
     log: list[str] = []
     kejati_password, bpk_password = tmp_path / "kejati.password", tmp_path / "bpk.password"
     assert run(admin, "topics", "create", log=log).returncode == 0
+    services = {service: grant_service(admin, service, tmp_path, log) for service in SERVICES}
     for agency, password in (("kejati-jateng", kejati_password), ("bpk-jateng", bpk_password)):
         granted = run(admin, "agencies", "grant", "--agency", agency, "--password-file",
                       str(password), log=log)  # fmt: skip
         assert granted.returncode == 0, granted.stderr
         assert password.stat().st_mode & 0o777 == 0o600
 
-    worker = Worker(admin, tmp_path / "worker.log")
+    worker = Worker(services["worker"], tmp_path / "worker.log")
     worker.start()
     try:
-        produced = run(admin, "produce", "--file", str(SAMPLE), log=log)
+        produced = run(services["producer"], "produce", "--file", str(SAMPLE), log=log)
         assert produced.returncode == 0, produced.stderr
         kejati = {
             **admin,
@@ -91,16 +119,24 @@ def test_an_agency_reads_its_own_complaints_and_nothing_else(
         assert wrong.returncode == 1
         assert "refused the login of ADUAN_KAFKA_USERNAME=agency-kejati-jateng" in wrong.stderr
 
+        check_services_may_not_overstep(services, log)
+
         revoked = run(admin, "agencies", "revoke", "--agency", "kejati-jateng", log=log)
         assert revoked.returncode == 0, revoked.stderr
         after = run(kejati, "subscribe", "--agency", "kejati-jateng", "--max-events", "1",
                     log=log)  # fmt: skip
         assert after.returncode == 1
+
+        assert run(admin, "services", "revoke", "producer", log=log).returncode == 0
+        retired = run(services["producer"], "produce", "--file", str(SAMPLE), log=log)
+        assert retired.returncode == 1
+        assert "refused the login of ADUAN_KAFKA_USERNAME=aduan-producer" in retired.stderr
     finally:
         worker.stop()
 
     logs = [*log, (tmp_path / "worker.log").read_text()]
     logs += [path.read_text(errors="replace") for path in secured.data_dir.glob("*.log")]
-    for password in (admin_password, kejati_password, bpk_password):
+    service_passwords = [Path(env["ADUAN_KAFKA_PASSWORD_FILE"]) for env in services.values()]
+    for password in (admin_password, kejati_password, bpk_password, *service_passwords):
         secret = password.read_text().strip()
         assert not any(secret in text for text in logs), f"{password.name} leaked into a log"

@@ -1,35 +1,69 @@
-"""What `aduan agencies grant` asks Kafka for, and what it refuses before asking."""
+"""What `aduan agencies grant` and `aduan services grant` ask Kafka for, and what they refuse
+before asking."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from kafka.admin import ACLOperation, ACLPermissionType, ResourceType
+from kafka.admin import ACLOperation, ACLResourcePatternType
 
 from agents.errors import ConfigError
 from agents.registry import load_registry
-from streams.access import _rights, grant
+from streams.access import _agency_rights, _service_rights, grant, grant_service
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
+def rights(wanted: list[tuple[ACLOperation, object]]) -> set[tuple[str, str, str, str]]:
+    """(operation, resource type, name, LITERAL or PREFIXED) of each right."""
+    return {
+        (op.name, pattern.resource_type.name, pattern.resource_name, pattern.pattern_type.name)
+        for op, pattern in wanted  # type: ignore[attr-defined]
+    }
+
+
 def test_an_agency_may_read_its_topic_in_its_group_and_nothing_else() -> None:
-    rights = {
-        (acl.principal, acl.operation, acl.resource_pattern.resource_type,
-         acl.resource_pattern.resource_name, acl.permission_type)
-        for acl in _rights("kejati-jateng")
-    }  # fmt: skip
-    user = "User:agency-kejati-jateng"
-    assert rights == {
-        (user, ACLOperation.READ, ResourceType.TOPIC, "complaints.kejati-jateng",
-         ACLPermissionType.ALLOW),
-        (user, ACLOperation.DESCRIBE, ResourceType.TOPIC, "complaints.kejati-jateng",
-         ACLPermissionType.ALLOW),
-        (user, ACLOperation.READ, ResourceType.GROUP, "aduan-agency-kejati-jateng",
-         ACLPermissionType.ALLOW),
-    }  # fmt: skip
+    assert rights(_agency_rights("kejati-jateng")) == {
+        ("READ", "TOPIC", "complaints.kejati-jateng", "LITERAL"),
+        ("DESCRIBE", "TOPIC", "complaints.kejati-jateng", "LITERAL"),
+        ("READ", "GROUP", "aduan-agency-kejati-jateng", "LITERAL"),
+    }
+
+
+def test_the_producer_may_append_mentions_and_keep_its_checkpoints_only() -> None:
+    assert rights(_service_rights("producer")) == {
+        ("WRITE", "TOPIC", "mentions.raw", "LITERAL"),
+        ("DESCRIBE", "TOPIC", "mentions.raw", "LITERAL"),
+        ("READ", "TOPIC", "aduan.x-poll.checkpoints", "LITERAL"),
+        ("WRITE", "TOPIC", "aduan.x-poll.checkpoints", "LITERAL"),
+        ("DESCRIBE", "TOPIC", "aduan.x-poll.checkpoints", "LITERAL"),
+    }
+
+
+def test_the_worker_reads_mentions_and_writes_events_but_never_writes_mentions() -> None:
+    worker = rights(_service_rights("worker"))
+    assert ("READ", "TOPIC", "mentions.raw", "LITERAL") in worker
+    assert ("READ", "GROUP", "aduan", "LITERAL") in worker
+    assert ("WRITE", "TOPIC", "complaints.", "PREFIXED") in worker
+    assert ("CREATE", "TOPIC", "complaints.", "PREFIXED") in worker
+    assert not {right for right in worker if right[0] in ("WRITE", "ALL", "CREATE")} & {
+        (op, "TOPIC", name, "LITERAL")
+        for op in ("WRITE", "ALL", "CREATE")
+        for name in ("mentions.raw", "aduan.registry", "aduan.x-poll.checkpoints")
+    }
+    assert all(
+        pattern != ACLResourcePatternType.PREFIXED.name or name in ("complaints.", "aduan-")
+        for _, _, name, pattern in worker
+    )
+
+
+def test_an_unknown_service_is_refused_before_kafka_is_asked(tmp_path: Path) -> None:
+    settings = Settings.from_env({"ADUAN_BROKER": "localhost:1"})
+    with pytest.raises(ConfigError, match="unknown service 'agency'; one of: worker, producer"):
+        grant_service(settings, "agency", tmp_path / "password")
+    assert not (tmp_path / "password").exists()
 
 
 def test_grant_refuses_an_agency_the_registry_does_not_know(tmp_path: Path) -> None:

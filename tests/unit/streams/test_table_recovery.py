@@ -1,0 +1,31 @@
+"""The worker's table recovery holds stream deliveries back while it seeks (faust-streaming #596):
+Faust's own recovery must run with flow control suspended, so that its closing resume clears the
+queues before any mention fetched during the seek is delivered."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from faust.tables.recovery import Recovery
+
+from streams.app import create_app
+from streams.settings import Settings
+
+
+def test_the_worker_restores_tables_with_flow_control_suspended_until_the_seek_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+    app.flow_control.resume()
+    seen: list[bool] = []
+
+    async def faust_completion(recovery: Recovery, generation_id: int = 0) -> None:
+        seen.append(app.flow_control.is_active())
+        recovery.app.flow_control.resume()  # what Faust does once it has sought
+
+    monkeypatch.setattr(Recovery, "on_recovery_completed", faust_completion)
+    asyncio.run(app.tables.recovery.on_recovery_completed(1))
+    assert seen == [False]
+    assert app.flow_control.is_active()
