@@ -76,17 +76,18 @@ def _agency_rights(agency: str) -> Wanted:
 
 def _service_rights(service: str) -> Wanted:
     """What each service does and nothing more. The worker reads mentions and the registry,
-    writes every routed event, creates the topic of an agency added while it runs, and owns
-    Faust's own topics (`aduan-*`: the dedup table's changelog, the assignor's topic) and
-    consumer group. The producer appends to mentions.raw and keeps the X poller's checkpoints."""
+    writes every routed event, and keeps Faust's own topics (`aduan-*`: the dedup table's
+    changelog, the assignor's topic), which it creates, and its consumer group. The producer
+    appends to mentions.raw and keeps the X poller's checkpoints. Neither creates the pipeline's
+    topics: `aduan topics create` and `aduan agencies sync` do, as admin."""
     if service == "worker":
         outputs = [_topic(name) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC)]
         outputs.append(_topics_starting(COMPLAINT_TOPIC_PREFIX))
+        faust_topics = _topics_starting(f"{APP_ID}-")
         return [
             *((op, _topic(name)) for name in (RAW_TOPIC, REGISTRY_TOPIC) for op in _READS),
             *((op, topic) for topic in outputs for op in _WRITES),
-            (ACLOperation.CREATE, _topics_starting(COMPLAINT_TOPIC_PREFIX)),
-            (ACLOperation.ALL, _topics_starting(f"{APP_ID}-")),
+            *((op, faust_topics) for op in (*_READS, ACLOperation.WRITE, ACLOperation.CREATE)),
             (ACLOperation.READ, ResourcePattern(ResourceType.GROUP, APP_ID)),
         ]
     if service == "producer":

@@ -16,14 +16,27 @@ once, with the same `event_id`).
 
 from __future__ import annotations
 
+import logging
+import os
+
 from faust.tables import TableManager
-from faust.tables.recovery import Recovery
+from faust.tables.recovery import Recovery, ServiceStopped
+
+log = logging.getLogger(__name__)
 
 
 class _Recovery(Recovery):
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
         self.app.flow_control.suspend()
-        await super().on_recovery_completed(generation_id)
+        try:
+            await super().on_recovery_completed(generation_id)
+        except ServiceStopped:
+            if self.should_stop:
+                raise
+            # Faust reports a seek that timed out this way and gives up. Resuming flow control
+            # now would bring the race back, and staying suspended would route nothing.
+            log.critical("seeking the input partitions timed out: stopping the worker to restart")
+            os._exit(75)
 
 
 class SafeTableManager(TableManager):

@@ -141,8 +141,9 @@ def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]:
     """Create the topics of `specs` that are missing; returns each name with True when it was
-    created now. Only missing topics are asked for: on a secured cluster the worker may create
-    a new agency's topic but not the others."""
+    created now. Only missing topics are asked for: on a secured cluster the worker may not
+    create topics at all, and needs none created when they exist."""
+    created = {spec.name: False for spec in specs}
     admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
@@ -155,28 +156,30 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]
             for spec in specs
             if spec.name not in existing
         }
-        response = (
-            admin.create_topics(missing, raise_errors=False, wait_for_metadata=True)
-            if missing
-            else {"topics": []}
-        )
+        if not missing:
+            return created
+        response = admin.create_topics(missing, raise_errors=False)
+        for topic in response["topics"]:
+            _check_created(settings, topic)
+            created[topic["name"]] = topic["error_code"] == 0
+        admin.wait_for_topics([name for name, new in created.items() if new])
     except KafkaError as exc:
         raise BrokerError(f"creating topics failed: {exc}") from None
     finally:
         admin.close()
-    created = {spec.name: False for spec in specs}
-    for topic in response["topics"]:
-        code = topic["error_code"]
-        if code == _NOT_AUTHORIZED:
-            raise BrokerError(
-                f"ADUAN_KAFKA_USERNAME={settings.kafka_username} may not create topic "
-                f"{topic['name']}; create the topics first with `aduan topics create` as a user "
-                "who may (the broker's admin)"
-            )
-        if code not in (0, _TOPIC_EXISTS):
-            raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
-        created[topic["name"]] = code == 0
     return created
+
+
+def _check_created(settings: Settings, topic: dict[str, Any]) -> None:
+    code = topic["error_code"]
+    if code == _NOT_AUTHORIZED:
+        user = settings.kafka_username or "this anonymous user"
+        raise BrokerError(
+            f"{user} may not create topic {topic['name']}; create the topics first with "
+            "`aduan topics create` as a user who may (the broker's admin)"
+        )
+    if code not in (0, _TOPIC_EXISTS):
+        raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
 
 
 def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
