@@ -117,11 +117,15 @@ java_opts=(-Xms256m -Xmx1g "-Dlog4j2.configurationFile=$here/log4j2.yaml" -cp "$
 wait_ready() {
   local node=$1 deadline=$((SECONDS + 120))
   until grep -q "Kafka Server started" "$(logfile "$node")" 2>/dev/null; do
-    running "$node" || {
+    if ! running "$node"; then
       tail -n 30 "$(logfile "$node")" >&2
-      die "node $node exited while starting; its log: $(logfile "$node")"
-    }
-    ((SECONDS < deadline)) || die "node $node did not start within 120 s; its log: $(logfile "$node")"
+      echo "broker.sh: node $node exited while starting; its log: $(logfile "$node")" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "broker.sh: node $node did not start within 120 s; its log: $(logfile "$node")" >&2
+      return 1
+    fi
     sleep 0.5
   done
 }
@@ -159,7 +163,10 @@ start() {
   fi
   # Every node starts before any waits: a node of a cluster is ready only once a quorum is up.
   for ((node = 1; node <= nodes; node++)); do start_node "$node"; done
-  for ((node = 1; node <= nodes; node++)); do wait_ready "$node"; done
+  for ((node = 1; node <= nodes; node++)); do
+    # A start that failed stops the nodes it started: none is left running unseen.
+    wait_ready "$node" || { stop 2>/dev/null; exit 1; }
+  done
   bootstrap
 }
 
