@@ -20,7 +20,7 @@ from kafka.errors import KafkaError
 
 from agents.errors import ConfigError
 from streams.settings import Settings
-from streams.topics import BrokerError, kafka_consumer
+from streams.topics import BrokerError, hidden_hint, kafka_consumer
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +81,9 @@ def find_spans(settings: Settings, topics: Sequence[str], window: Window) -> lis
         for topic in topics:
             found = consumer.partitions_for_topic(topic)
             if not found:
-                denied = (
-                    f", or ADUAN_KAFKA_USERNAME={settings.kafka_username} may not read it"
-                    if settings.kafka_username
-                    else ""
-                )
                 raise BrokerError(
                     f"there is no topic {topic} on {','.join(settings.bootstrap_servers)}"
-                    f"{denied}; aduan topics create makes the pipeline's topics"
+                    f"{hidden_hint(settings)}; aduan topics create makes the pipeline's topics"
                 )
             partitions += [TopicPartition(topic, partition) for partition in sorted(found)]
         ends = consumer.end_offsets(partitions)

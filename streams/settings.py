@@ -67,6 +67,11 @@ class Settings:
     kafka_password: str = field(default="", repr=False)
 
     @property
+    def kafka_user(self) -> str:
+        """Who Kafka sees, for messages: the login's user, or nobody in particular."""
+        return self.kafka_username or "this anonymous user"
+
+    @property
     def kafka_login(self) -> dict[str, str]:
         """Options that make a kafka-python or aiokafka client log in; none without a user."""
         if not self.kafka_username:

@@ -14,7 +14,7 @@ from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailed
 from agents.errors import AduanError
 from agents.route import complaint_topic
 from streams.settings import Settings
-from streams.topics import kafka_consumer
+from streams.topics import hidden_hint, kafka_consumer
 
 _REMEMBERED_EVENT_IDS = 100_000
 """Enough to cover a redelivered batch; repeats across restarts need the consumer's own store."""
@@ -81,12 +81,9 @@ def subscribe(
     if consumer.partitions_for_topic(topic) is None:
         consumer.close()
         # A secured cluster hides the topics a user may not read: say both possibilities.
-        denied = (
-            f", or ADUAN_KAFKA_USERNAME={settings.kafka_username} may not read it (an operator "
-            f"grants it with aduan agencies grant --agency {agency})"
-            if settings.kafka_username
-            else ""
-        )
+        denied = hidden_hint(settings)
+        if denied:
+            denied += f" (an operator grants it with aduan agencies grant --agency {agency})"
         raise AduanError(
             f"there is no topic {topic}{denied}: is {agency!r} an agency id of the registry? "
             "(aduan topics count lists the topics)"
@@ -99,7 +96,7 @@ def subscribe(
         return _copy(consumer, sink, max_events, idle_timeout)
     except (TopicAuthorizationFailedError, GroupAuthorizationFailedError) as exc:
         raise AduanError(
-            f"Kafka refused {settings.kafka_username or 'this anonymous user'} access to "
+            f"Kafka refused {settings.kafka_user} access to "
             f"{topic} or group {group_id}: {exc.__class__.__name__}; an operator grants it with "
             f"aduan agencies grant --agency {agency}"
         ) from None

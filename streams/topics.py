@@ -78,6 +78,13 @@ def unreachable(settings: Settings, exc: Exception) -> BrokerError:
     )
 
 
+def hidden_hint(settings: Settings) -> str:
+    """For a topic that seems missing: a secured cluster hides the topics a user may not read."""
+    if not settings.kafka_username:
+        return ""
+    return f", or ADUAN_KAFKA_USERNAME={settings.kafka_username} may not read it"
+
+
 def kafka_consumer(settings: Settings, **options: Any) -> KafkaConsumer:
     """A kafka-python consumer, or a `BrokerError` that says how to reach the cluster."""
     try:
@@ -173,10 +180,9 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]
 def _check_created(settings: Settings, topic: dict[str, Any]) -> None:
     code = topic["error_code"]
     if code == _NOT_AUTHORIZED:
-        user = settings.kafka_username or "this anonymous user"
         raise BrokerError(
-            f"{user} may not create topic {topic['name']}; create the topics first with "
-            "`aduan topics create` as a user who may (the broker's admin)"
+            f"{settings.kafka_user} may not create topic {topic['name']}; create the topics "
+            "first with `aduan topics create` as a user who may (the broker's admin)"
         )
     if code not in (0, _TOPIC_EXISTS):
         raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
