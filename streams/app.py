@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import faust
+from faust.types import ProducerT
 
 from streams.settings import SASL_MECHANISM, Settings
 from streams.table_recovery import SafeTableManager
 from streams.topics import APP_ID
+
+
+class App(faust.App):
+    async def maybe_start_producer(self) -> ProducerT:
+        """The producer, once it runs, without Faust's stampede guard: that guard yields to the
+        event loop three times a call, and every send and table write calls it, so a burst of
+        sends was spread over many loop turns and went out as many small produce requests."""
+        if self.producer.started and not self.in_transaction:
+            return self.producer
+        producer: ProducerT = await super().maybe_start_producer()
+        # Faust's guard stores itself on the instance, where it would shadow this method.
+        vars(self).pop("maybe_start_producer", None)
+        return producer
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -17,7 +31,7 @@ def create_app(settings: Settings) -> faust.App:
             password=settings.kafka_password,
             mechanism=SASL_MECHANISM,
         )
-    return faust.App(
+    return App(
         APP_ID,
         broker=settings.broker_url,
         datadir=str(settings.worker_dir),

@@ -5,17 +5,23 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
+from agents.parse import parse_line
+from agents.post import Post
 from tests.integration.conftest import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "deploy" / "samples" / "mentions.jsonl"
+RAW_TOPIC = "mentions.raw"
+DEDUP_CHANGELOG = "aduan-decided-posts-changelog"
 
 pytestmark = pytest.mark.integration
 
@@ -79,21 +85,25 @@ def read_topics(broker: str, topics: list[str], expected: int) -> list[Message]:
         consumer.close()
 
 
-def read_all(broker: str, topics: list[str]) -> list[Message]:
-    """Everything on `topics` now, up to the end offsets."""
+def records_until_end(broker: str, topics: list[str]) -> Iterator[ConsumerRecord]:
+    """Every record on `topics` now, up to the end offsets."""
     consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
     try:
         partitions = from_the_start(consumer, topics)
         ends = consumer.end_offsets(partitions)
-        found: list[Message] = []
         while any(consumer.position(tp) < end for tp, end in ends.items()):
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                for record in records:
-                    key = None if record.key is None else record.key.decode()
-                    found.append(comparable(tp.topic, key, orjson.loads(record.value)))
-        return found
+            for records in consumer.poll(timeout_ms=500).values():
+                yield from records
     finally:
         consumer.close()
+
+
+def read_all(broker: str, topics: list[str]) -> list[Message]:
+    """Everything on `topics` now, up to the end offsets."""
+    return [
+        comparable(r.topic, None if r.key is None else r.key.decode(), orjson.loads(r.value))
+        for r in records_until_end(broker, topics)
+    ]
 
 
 def test_live_pipeline_emits_what_route_computes(
@@ -111,6 +121,41 @@ def test_live_pipeline_emits_what_route_computes(
 
     missing, extra = list((expected - live).elements()), list((live - expected).elements())
     assert live == expected, f"missing: {missing[:3]}; extra: {extra[:3]}"
+
+
+def partitions_by_post(broker: str, topic: str) -> dict[str, set[int]]:
+    """The partitions of `topic` each post id occurs in: read from the posts of `mentions.raw`,
+    or from the keys (`[id, window]`) of the dedup table's changelog."""
+    found: dict[str, set[int]] = {}
+    for record in records_until_end(broker, [topic]):
+        if topic == RAW_TOPIC:
+            ids = [p.tweet_id for p in parse_line(record.value) if isinstance(p, Post)]
+        else:
+            ids = [orjson.loads(record.key)[0]]
+        for tweet_id in ids:
+            found.setdefault(tweet_id, set()).add(record.partition)
+    return found
+
+
+def test_a_post_is_remembered_in_the_partition_it_was_read_from(
+    broker: str, aduan_env: dict[str, str], worker: Path
+) -> None:
+    """The worker routes posts in batches that mix partitions; the dedup table must still write
+    each post to its own partition's changelog, or a worker taking over that partition after a
+    rebalance would not know the post."""
+    aduan(aduan_env, "topics", "create")
+    aduan(aduan_env, "produce", "--file", str(SAMPLE))
+    read = partitions_by_post(broker, RAW_TOPIC)
+    deadline = time.monotonic() + 90
+    remembered = partitions_by_post(broker, DEDUP_CHANGELOG)
+    while not read.keys() <= remembered.keys() and time.monotonic() < deadline:
+        time.sleep(1)
+        remembered = partitions_by_post(broker, DEDUP_CHANGELOG)
+    assert read.keys() <= remembered.keys()
+    misplaced = {
+        post: remembered[post] - read[post] for post in read if remembered[post] - read[post]
+    }
+    assert not misplaced, f"{len(misplaced)} posts remembered in another partition"
 
 
 def test_subscriber_prints_its_agency_complaints(
