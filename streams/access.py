@@ -74,6 +74,10 @@ def _agency_rights(agency: str) -> Wanted:
     ]
 
 
+_READS = (ACLOperation.READ, ACLOperation.DESCRIBE)
+_WRITES = (ACLOperation.WRITE, ACLOperation.DESCRIBE)
+
+
 def _service_rights(service: str) -> Wanted:
     """What each service does and nothing more. The worker reads mentions and the registry,
     writes every routed event, and keeps Faust's own topics (`aduan-*`: the dedup table's
@@ -96,10 +100,6 @@ def _service_rights(service: str) -> Wanted:
             *((op, _topic(CHECKPOINT_TOPIC)) for op in (*_READS, ACLOperation.WRITE)),
         ]
     raise ConfigError(f"unknown service {service!r}; one of: {', '.join(SERVICES)}")
-
-
-_READS = (ACLOperation.READ, ACLOperation.DESCRIBE)
-_WRITES = (ACLOperation.WRITE, ACLOperation.DESCRIBE)
 
 
 def grant(settings: Settings, registry: Registry, agency: str, password_file: Path) -> bool:

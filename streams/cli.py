@@ -403,7 +403,7 @@ def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
     server = serve(
         settings.producer_web_port, metrics.registry, partial(broker_connected, producer)
     )
-    sink = RawSink(producer, metrics)
+    sink = RawSink(producer, metrics, settings.kafka_user)
     try:
         if args.x_stream:
             _stream_from_x(settings, registry, sink, metrics)

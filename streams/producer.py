@@ -41,9 +41,10 @@ def broker_connected(producer: KafkaProducer) -> bool:
 class RawSink:
     """Sends posts to mentions.raw; `flush` returns only when Kafka acknowledged all of them."""
 
-    def __init__(self, producer: KafkaProducer, metrics: ProducerMetrics) -> None:
+    def __init__(self, producer: KafkaProducer, metrics: ProducerMetrics, user: str) -> None:
         self.producer = producer
         self.metrics = metrics
+        self.user = user  # who Kafka sees, for messages (`Settings.kafka_user`)
         self.sent = 0
         self.failures: list[BaseException] = []
 
@@ -63,9 +64,8 @@ class RawSink:
     def flush(self) -> None:
         self.producer.flush()
         if any(isinstance(error, TopicAuthorizationFailedError) for error in self.failures):
-            user = self.producer.config.get("sasl_plain_username") or "this anonymous user"
             raise BrokerError(
-                f"Kafka refused the posts: {user} may not write to {RAW_TOPIC}; run the "
+                f"Kafka refused the posts: {self.user} may not write to {RAW_TOPIC}; run the "
                 "producer with the login `aduan services grant producer` makes"
             )
         if self.failures:

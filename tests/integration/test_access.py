@@ -14,6 +14,7 @@ import pytest
 
 from agents.registry import load_registry
 from agents.split import split_line
+from streams.access import service_user
 from streams.settings import SERVICES
 from tests.integration.conftest import ROOT, BrokerProcess, Worker, aduan_environment
 from tests.integration.test_replay import REGISTRY, route
@@ -47,7 +48,7 @@ def grant_service(
     assert granted.returncode == 0, granted.stderr
     return {
         **admin,
-        "ADUAN_KAFKA_USERNAME": f"aduan-{service}",
+        "ADUAN_KAFKA_USERNAME": service_user(service),
         "ADUAN_KAFKA_PASSWORD_FILE": str(password),
     }
 

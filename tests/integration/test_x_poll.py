@@ -13,6 +13,7 @@ import orjson
 import pytest
 import responses
 import tweepy
+from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from agents.registry import load_registry
@@ -28,6 +29,10 @@ from tests.unit.streams.test_x_source import API, KEJATI, mentions_page, post, u
 REGISTRY = load_registry(ROOT / "deploy" / "agencies.yaml")
 
 pytestmark = pytest.mark.integration
+
+
+def x_poll_sink(settings: Settings, producer: KafkaProducer) -> RawSink:
+    return RawSink(producer, ProducerMetrics(CollectorRegistry(), "x-poll"), settings.kafka_user)
 
 
 def intercept_kejati_mentions(posts: list[dict[str, Any]]) -> None:
@@ -58,7 +63,7 @@ def test_polled_posts_reach_mentions_raw_and_the_checkpoint_survives_a_restart(
 
     producer = kafka_producer(settings)
     try:
-        sink = RawSink(producer, ProducerMetrics(CollectorRegistry(), "x-poll"))
+        sink = x_poll_sink(settings, producer)
         client = tweepy.Client("token", return_type=dict)
         produced = poll_once(
             client, REGISTRY, KafkaCheckpoints(settings, producer, sink.metrics), sink, sink.flush
@@ -95,7 +100,7 @@ def _poll_and_hang_before_the_checkpoint(env: dict[str, str], flag: Path) -> Non
     settings = Settings.from_env(env)
     intercept_kejati_mentions(POLLED)
     producer = kafka_producer(settings)
-    sink = RawSink(producer, ProducerMetrics(CollectorRegistry(), "x-poll"))
+    sink = x_poll_sink(settings, producer)
     checkpoints = _DieBeforeCheckpoint(settings, producer, sink.metrics)
     checkpoints.flag = flag
     poll_once(tweepy.Client("token", return_type=dict), REGISTRY, checkpoints, sink, sink.flush)
@@ -132,7 +137,7 @@ def test_a_poller_killed_between_produce_and_checkpoint_loses_nothing_and_repeat
     intercept_kejati_mentions(POLLED)
     producer = kafka_producer(settings)
     try:
-        sink = RawSink(producer, ProducerMetrics(CollectorRegistry(), "x-poll"))
+        sink = x_poll_sink(settings, producer)
         checkpoints = KafkaCheckpoints(settings, producer, sink.metrics)
         assert checkpoints.get(KEJATI) != flag.read_text()
         client = tweepy.Client("token", return_type=dict)
