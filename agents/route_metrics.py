@@ -4,6 +4,7 @@ registry ids (or `unrouted`), never a handle read from a post."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from typing import cast, get_args
@@ -50,19 +51,24 @@ class RoutingMetrics:
             "aduan_registry_info", "The registry version in force (value 1)", ["version"],
             registry=registry,
         )  # fmt: skip
+        # Every mention looks series up by label: once per label set is enough, since the same
+        # labels always give the same series and none is ever removed.
+        self._outcome = functools.cache(self.mentions.labels)
+        self._reason = functools.cache(self.rejections.labels)
+        self._agency = functools.cache(self.complaints.labels)
         # Series that exist from the start read 0 instead of "no data" in queries and alerts.
         for outcome in OUTCOMES:
-            self.mentions.labels(outcome)
+            self._outcome(outcome)
         for reason in get_args(RejectionReason):
-            self.rejections.labels(reason)
-        self.complaints.labels(UNROUTED)
+            self._reason(reason)
+        self._agency(UNROUTED)
 
     def use_registry(self, registry: Registry) -> None:
         self.agencies.set(len(registry.agencies))
         self.registry_info.clear()
         self.registry_info.labels(registry.version).set(1)
         for agency in registry.agency_ids:
-            self.complaints.labels(agency)
+            self._agency(agency)
 
     def count(self, emits: Iterable[Emit]) -> None:
         """Counts the events of one input message: each post once by outcome, each complaint
@@ -71,16 +77,16 @@ class RoutingMetrics:
         routed: set[str] = set()
         for topic, _, event in emits:
             if topic == DEAD_LETTER_TOPIC:
-                self.mentions.labels("dead_letter").inc()
+                self._outcome("dead_letter").inc()
             elif topic == REJECTED_TOPIC:
-                self.mentions.labels("rejected").inc()
-                self.rejections.labels(cast(Rejection, event)["reason"]).inc()
+                self._outcome("rejected").inc()
+                self._reason(cast(Rejection, event)["reason"]).inc()
             elif topic == UNROUTED_TOPIC:
-                self.mentions.labels("unrouted").inc()
-                self.complaints.labels(UNROUTED).inc()
+                self._outcome("unrouted").inc()
+                self._agency(UNROUTED).inc()
             else:
                 complaint = cast(Complaint, event)
                 routed.add(complaint["tweet_id"])
-                self.complaints.labels(complaint["agency_id"]).inc()
+                self._agency(complaint["agency_id"]).inc()
         if routed:
-            self.mentions.labels("routed").inc(len(routed))
+            self._outcome("routed").inc(len(routed))

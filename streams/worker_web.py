@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import faust
 from faust import web
-from faust.sensors.prometheus import setup_prometheus_sensors
-from prometheus_client import CollectorRegistry
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -40,7 +43,12 @@ class ConsumerLag(Collector):
 
 def install(app: faust.App, registry: CollectorRegistry, raw_topic: str) -> None:
     registry.register(ConsumerLag(app, raw_topic))
-    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
+    app.monitor = PrometheusMonitor(metrics=faust_metrics(registry))
+
+    @app.page("/metrics")
+    async def metrics(self: web.View, request: web.Request) -> web.Response:
+        # As a header: aiohttp refuses a content type with a charset, which Prometheus's has.
+        return self.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/healthz")
     async def healthz(self: web.View, request: web.Request) -> web.Response:
@@ -54,3 +62,18 @@ def install(app: faust.App, registry: CollectorRegistry, raw_topic: str) -> None
             {"status": "ready" if assigned else "waiting for partitions"},
             status=200 if assigned else 503,
         )
+
+
+def faust_metrics(registry: CollectorRegistry) -> FaustMetrics:
+    """faust-streaming's sensor metrics, as `faust_*`, whose labelled series are looked up once
+    per label set. Faust's sensors look one up on every message, event, table access and send,
+    which took about a tenth of the worker's time; the same label set always gives the same
+    series, and Faust never removes one."""
+    metrics = FaustMetrics.create(registry, "faust")
+    # Stand-ins with only `labels`: the sensors use nothing else of a labelled metric.
+    looked_up_once: dict[str, Any] = {
+        name: SimpleNamespace(labels=functools.cache(metric.labels))
+        for name, metric in zip(FaustMetrics._fields, metrics, strict=True)
+        if metric._labelnames
+    }
+    return metrics._replace(**looked_up_once)

@@ -187,6 +187,8 @@ def test_prometheus_sees_the_routing_outcome(
     assert set(agencies) <= set(by_agency)
     latency = query(prometheus, "sum(aduan_route_latency_seconds_count)")
     assert latency[""] >= sum(agencies.values())
+    # Faust's own sensors, which the dashboard reads too: one stream event per post.
+    assert query(prometheus, "sum(faust_total_events_total)") == {"": float(posts)}
     # The garbage line is a dead letter, and the shipped alert rule sees it.
     wait_for(
         lambda: (

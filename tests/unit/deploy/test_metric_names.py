@@ -10,12 +10,11 @@ from typing import Any, cast
 
 import faust
 import pytest
-from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from agents.route_metrics import RoutingMetrics
 from streams.metrics import ProducerMetrics
-from streams.worker_web import ConsumerLag
+from streams.worker_web import ConsumerLag, faust_metrics
 from tests.unit.deploy.deploy_files import (
     ALERTS_TEST,
     DASHBOARD,
@@ -79,7 +78,7 @@ def _series_names(registry: CollectorRegistry) -> set[str]:
 def exported() -> set[str]:
     worker = CollectorRegistry()
     RoutingMetrics(worker)
-    FaustMetrics.create(worker, "faust")
+    faust_metrics(worker)
     worker.register(ConsumerLag(cast(faust.App, _FakeApp()), "mentions.raw"))
     producer = CollectorRegistry()
     ProducerMetrics(producer, "file")
