@@ -35,7 +35,7 @@ def run_worker(settings: Settings) -> None:
     metrics = new_registry()
     worker_web.install(app, metrics, RAW_TOPIC)
     seen = DecidedPosts(app, settings.dedup_days)
-    routing = Routing(app, settings.policy, seen, registry, RoutingMetrics(metrics))
+    routing = Routing(settings.policy, seen, registry, RoutingMetrics(metrics))
     install(app, routing, RAW_TOPIC)
 
     async def apply(new: Registry) -> None:

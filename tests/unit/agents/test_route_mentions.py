@@ -38,15 +38,25 @@ class Event:
     message: Message
 
 
-class Sink:
-    """Records which event Faust says is current when each output is sent."""
+class Producer:
+    """Records each event sent, and which event Faust says is current when it is sent."""
 
-    def __init__(self, sent: list[tuple[int, int] | None]) -> None:
-        self.sent = sent
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, tuple[int, int] | None]] = []
 
-    async def send(self, key: bytes | None, value: bytes) -> asyncio.Future[None]:
-        current = faust.current_event()
-        self.sent.append(current and (current.message.partition, current.message.offset))
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        *,
+        partition: int | None,
+        timestamp: float | None,
+        headers: None,
+    ) -> asyncio.Future[None]:
+        event = faust.current_event()
+        current = None if event is None else (event.message.partition, event.message.offset)
+        self.sent.append((topic, key, current))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
@@ -67,11 +77,9 @@ class Batches:
 def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> None:
     app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
     registry = load_registry(ROOT / "deploy" / "agencies.yaml")
-    routing = Routing(
-        app, VerificationPolicy(), set(), registry, RoutingMetrics(CollectorRegistry())
-    )
-    sent: list[tuple[int, int] | None] = []
-    routing.sinks = {topic: Sink(sent) for topic in routing.sinks}  # type: ignore[misc]
+    routing = Routing(VerificationPolicy(), set(), registry, RoutingMetrics(CollectorRegistry()))
+    producer = Producer()
+    app.producer = producer  # type: ignore[assignment]
     post: dict[str, Any] = {"data": {"id": "1", "text": "x", "author_id": "2"}}
     events = [
         Event(
@@ -89,5 +97,9 @@ def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> 
     agent = install(app, routing, "mentions.raw")
     asyncio.run(agent.fun(stream))  # type: ignore[arg-type]
 
-    assert sent == [(0, 10), (2, 11), (1, 12), (0, 13)]
+    # The author is not among the post's users: each post is rejected, keyed by its id.
+    assert producer.sent == [
+        ("mentions.rejected", str(offset).encode(), (partition, offset))
+        for partition, offset in [(0, 10), (2, 11), (1, 12), (0, 13)]
+    ]
     assert stream.current_event is before
