@@ -1,18 +1,15 @@
 """The worker's Faust app hands out its running producer without yielding to the event loop, so a
-batch of sends stays in one loop turn and shares produce requests, and its consumer's fetches are
-held by the broker only briefly."""
+batch of sends stays in one loop turn and shares produce requests."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import cast
 
 import faust
 import pytest
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 
-from streams.app import FETCH_MAX_WAIT_MS, create_app
+from streams.app import create_app
 from streams.settings import Settings
 
 
@@ -45,22 +42,3 @@ def test_a_producer_not_started_yet_is_started_and_the_quick_path_stays(
     assert asyncio.run(app.maybe_start_producer()) is app.producer
     assert starts == [True]
     assert "maybe_start_producer" not in vars(app)  # Faust's guard did not shadow ours
-
-
-def test_the_worker_consumer_asks_the_broker_to_hold_a_fetch_briefly(tmp_path: Path) -> None:
-    app = _app(tmp_path)
-
-    async def fetch_waits() -> tuple[int, int]:
-        """aiokafka's consumers need a running loop to be made; they are never started."""
-        thread = app.consumer._thread  # type: ignore[attr-defined]
-        transport = cast(Transport, app.transport)
-        faust_default = AIOKafkaConsumerThread._create_worker_consumer(thread, transport)
-        ours = thread._create_worker_consumer(transport)
-        for consumer in (faust_default, ours):
-            await consumer.stop()
-        thread.thread_loop.close()
-        # The attribute aiokafka builds its fetcher from when a consumer starts.
-        return faust_default._fetch_max_wait_ms, ours._fetch_max_wait_ms
-
-    assert asyncio.run(fetch_waits()) == (1500, FETCH_MAX_WAIT_MS)
-    assert FETCH_MAX_WAIT_MS < 100
