@@ -164,7 +164,7 @@ def _stop_on_failed_delivery(delivery: asyncio.Future[Any]) -> None:
 
 def _stop_before_commit(reason: str, where: Source | None) -> NoReturn:
     """Faust would acknowledge the input offset of an event whose output is lost (it acks in a
-    `finally`, and logs a failed delivery only as a warning). Exiting at once leaves the offset
-    uncommitted, so the restarted worker reads the post again."""
+    `finally`, whatever became of the sends). Exiting at once leaves the offset uncommitted, so
+    the restarted worker reads the post again."""
     log.critical("%s (%s): stopping the worker so that the post is read again", reason, where)
     os._exit(75)
