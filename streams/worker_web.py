@@ -66,8 +66,8 @@ def install(app: faust.App, registry: CollectorRegistry, raw_topic: str) -> None
 
 def faust_metrics(registry: CollectorRegistry) -> FaustMetrics:
     """faust-streaming's sensor metrics, as `faust_*`, with each labelled series looked up once
-    per label set: Faust's sensors look one up on every message, event and table access, which
-    took about a tenth of the worker's time."""
+    per label set: Faust's sensors look one up on every message, event and table access (paired
+    drains: worker CPU a post 429-581 µs this way, 545-704 µs without)."""
     metrics = FaustMetrics.create(registry, "faust")
     looked_up_once: dict[str, Any] = {
         name: SeriesByLabels(metric)
