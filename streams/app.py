@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import faust
-from faust.types import ProducerT
+from faust.types import ProducerT, TransportT
 
+from streams.consumer import Transport
 from streams.settings import SASL_MECHANISM, Settings
 from streams.table_recovery import SafeTableManager
 from streams.topics import APP_ID
 
 
 class App(faust.App):
+    def _new_transport(self) -> TransportT:
+        """Faust's aiokafka transport with our consumer (`streams.consumer`)."""
+        return Transport(self.conf.broker_consumer, self)
+
     async def maybe_start_producer(self) -> ProducerT:
         """The producer, once it runs, without Faust's stampede guard: that guard yields to the
         event loop three times a call, and every send and table write calls it, so a burst of

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
 from agents.registry import load_registry
+from streams.topics import APP_ID, RAW_TOPIC
 from tests.integration.conftest import BrokerProcess, Worker, free_port
 from tests.integration.test_pipeline import Message, aduan, comparable, read_all
 from tests.integration.test_replay import REGISTRY, output_topics, route, synthetic
@@ -76,6 +78,30 @@ class Stream:
         assert not lost, f"{len(lost)} events lost, e.g. {sorted(lost)[:2]}"
         assert not stray, f"{len(stray)} events not expected, e.g. {sorted(stray)[:2]}"
         assert all(len(c) == 1 for c in copies.values()), "one event_id, different events"
+        # A hole in what the worker processed holds its commits back until it is read again.
+        deadline = time.monotonic() + 30
+        while (behind := uncommitted(self.env["ADUAN_BROKER"])) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert not behind, f"partition: (committed, end offset) {behind}"
+
+
+def uncommitted(broker: str) -> dict[int, tuple[int | None, int]]:
+    """The mentions.raw partitions whose committed offset is not the end offset yet."""
+    consumer = KafkaConsumer(bootstrap_servers=broker, group_id=APP_ID, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(RAW_TOPIC, p) for p in consumer.partitions_for_topic(RAW_TOPIC)
+        ]
+        assert partitions, "no mentions.raw partitions: the check would be empty"
+        ends = consumer.end_offsets(partitions)
+        committed = {tp: consumer.committed(tp) for tp in partitions}
+        return {
+            tp.partition: (committed[tp], ends[tp])
+            for tp in partitions
+            if committed[tp] != ends[tp]
+        }
+    finally:
+        consumer.close()
 
 
 def start_stream(env: dict[str, str], tmp_path: Path, seed: int, rate: int = RATE) -> Stream:
