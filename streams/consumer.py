@@ -1,26 +1,25 @@
-"""Faust's aiokafka consumer, changed so that an offset is committed only once its mention was
-processed, and so that the broker holds a fetch only briefly.
+"""Faust's aiokafka consumer, changed so that an input offset is committed only once its mention
+was processed, and so that the broker holds a fetch only briefly.
 
-Faust commits past mentions it never processed in two ways:
-- Seen in traced runs of the two-worker fault test (`tests/integration/test_faults.py`): at a
-  rebalance, records fetched before the seek to the committed offsets can reach the streams
-  after it. The offsets they jump over count as a gap, which Faust commits past as if
-  compaction had removed them, and Faust takes the committed offset for the last one processed,
-  so the mention at it goes too. In one run a worker kept a partition committed at 156, got 163
-  first after the seek and committed 164; the events of the posts at 156-162 were never routed.
-- Read in Faust's code, not seen in those runs: a stream acks, like a processed mention, what it
-  skips while a rebalance suspends it. After a revocation the consumer knows no committed offset,
-  and the next commit goes past it.
+Traced runs of the two-worker fault test (`tests/integration/test_faults.py`) lost mentions at a
+rebalance: records fetched before the seek to the committed offsets reached the agent after it,
+and the records in between were dropped. Faust counts offsets a fetch jumps over as a gap (as
+compaction leaves) and commits past it, and it takes the committed offset for the last one
+processed, so the mention at it goes too: a worker kept a partition committed at 156, got 163
+first after the seek and committed 164, and the posts at 156-162 were never routed.
 
 Here a partition's commit moves only over an unbroken run of processed offsets starting at the
-committed one: `mentions.raw` has no gaps (no compaction, no transactions). When one is missing,
-the partition is read again from the committed offset, at the start of the next fetch.
+committed one, since `mentions.raw` has no gaps in normal use (no compaction, no transactions),
+and also while a revocation has Faust forget the committed offsets. When one is missing, the
+partition is read again from the committed offset at the next fetch; offsets still missing
+after a few such reads are taken as not in the topic (deleted by retention, say) and skipped
+with an error.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Set
 from typing import Any
 
 import aiokafka
@@ -36,6 +35,10 @@ log = logging.getLogger(__name__)
 # 1,000 posts/s and fell seconds behind. An idle worker fetches 50 times a second instead.
 FETCH_MAX_WAIT_MS = 20
 
+# Reads of a partition from its committed offset after which offsets still not delivered are
+# taken as not in the topic. Records Faust dropped at a rebalance arrived at the first.
+READS_AGAIN = 3
+
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(
@@ -50,45 +53,81 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unprocessed: set[TP] = set()  # partitions to read again from the committed offset
+        self._unprocessed: set[TP] = set()  # to read again from the committed offset
+        self._reads_again: dict[TP, tuple[int, int]] = {}  # from which offset, how many times
+        self._committed_before_revoke: dict[TP, int] = {}
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    def ack(self, message: Message) -> bool:
-        """Faust's ack, except for a mention no stream took in (`Stream._c_aiter` tracks what
-        it processes) while the rebalance that will seek back to it is under way."""
-        if not message.tracked and self._skipped_by_streams(message):
-            return False
-        return super().ack(message)
+    async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
+        """Faust forgets the committed offsets here, then commits what the streams finish."""
+        for tp in revoked:
+            committed = self._committed_offset[tp]
+            if committed is not None:
+                self._committed_before_revoke[tp] = committed
+            self._reads_again.pop(tp, None)
+        self._unprocessed -= revoked
+        await super().on_partitions_revoked(revoked)
 
-    def _skipped_by_streams(self, message: Message) -> bool:
-        """The test `Stream._c_aiter` skips a dequeued event by; it acks in the same loop turn."""
-        return (
-            not self.app.flow_control.is_active()
-            or message.generation_id != self.app.consumer_generation_id
-        )
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        self._committed_before_revoke.clear()
+        # Everything from the committed offsets on is read again and acked again; an ack from
+        # before the seek (Faust keeps those the streams finish after a revocation) would look
+        # like a hole.
+        self._acked.clear()
+        self._acked_index.clear()
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Offsets the fetches jumped over were not delivered, not compacted away: no gap."""
 
     def _new_offset(self, tp: TP) -> int | None:
         """The offset to commit, if the processed offsets do not begin after the committed one."""
-        committed = self._committed_offset[tp]
         acked = self._acked[tp]
-        if committed is not None and acked and min(acked) > committed:
-            if tp not in self._unprocessed:
-                log.warning(
-                    "%s[%d]: offsets %d-%d were never processed; reading again from %d",
-                    tp.topic,
-                    tp.partition,
-                    committed,
-                    min(acked) - 1,
-                    committed,
-                )
+        committed = self._committed_offset[tp]
+        if committed is None:
+            # Revoked: the seek that ends the rebalance reads from the committed offset again.
+            before = self._committed_before_revoke.get(tp)
+            if before is not None and acked and min(acked) > before:
+                return None
+        elif acked and min(acked) > committed:
+            if tp in self._unprocessed:
+                return None  # to be read again at the next fetch
+            if not self._missing(tp, committed, min(acked)):
                 self._unprocessed.add(tp)
-            return None
+                return None
+        else:
+            self._reads_again.pop(tp, None)
         return super()._new_offset(tp)
+
+    def _missing(self, tp: TP, committed: int, first: int) -> bool:
+        """Whether offsets `committed` to `first` - 1 stayed unprocessed after reading them again
+        READS_AGAIN times: then they are taken as not in the topic, and skipped."""
+        start, times = self._reads_again.get(tp, (committed, 0))
+        times = times + 1 if start == committed else 1
+        if times <= READS_AGAIN:
+            log.warning(
+                "%s[%d]: offsets %d-%d not processed; reading them again",
+                tp.topic,
+                tp.partition,
+                committed,
+                first - 1,
+            )
+            self._reads_again[tp] = (committed, times)
+            return False
+        log.error(
+            "%s[%d]: offsets %d-%d not delivered in %d reads: not in the topic (deleted by "
+            "retention?); skipped",
+            tp.topic,
+            tp.partition,
+            committed,
+            first - 1,
+            READS_AGAIN,
+        )
+        del self._reads_again[tp]
+        self._committed_offset[tp] = first
+        return True
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         """Faust's fetch, after seeking partitions with unprocessed offsets back to them."""
@@ -98,23 +137,20 @@ class Consumer(faust_aiokafka.Consumer):
             yield delivery
 
     async def _read_unprocessed_again(self) -> None:
+        pending, self._unprocessed = self._unprocessed, set()
         assigned = self.assignment()
-        for tp in self._unprocessed:
+        for tp in pending:
             committed = self._committed_offset[tp]
-            if tp in assigned and committed is not None:
-                earliest = (await self.earliest_offsets(tp))[tp]
-                if committed < earliest:
-                    log.error(
-                        "%s[%d]: offsets %d-%d were deleted by retention before the worker "
-                        "processed them",
-                        tp.topic,
-                        tp.partition,
-                        committed,
-                        earliest - 1,
-                    )
-                    self._committed_offset[tp] = committed = earliest
-                await self.seek(tp, committed)
-        self._unprocessed.clear()
+            if tp not in assigned or committed is None:
+                continue
+            try:
+                # On the consumer's thread, as Faust seeks: aiokafka is not thread-safe.
+                await self.seek_wait({tp: committed})
+            except Exception as exc:  # revoked meanwhile, or the broker away: try again
+                log.warning(
+                    "%s[%d]: seeking to %d failed: %r", tp.topic, tp.partition, committed, exc
+                )
+                self._unprocessed.add(tp)
 
 
 class Transport(faust_aiokafka.Transport):

@@ -1,11 +1,11 @@
-"""The worker's consumer commits an offset only once its mention was processed: not past a
-mention a stream skipped during a rebalance, nor past offsets the fetches jumped over, which it
-reads again instead. It asks the broker to hold a fetch only briefly."""
+"""The worker's consumer commits an input offset only once its mention was processed: not past
+offsets the fetches jumped over, which it reads again instead, and not past them while a
+rebalance has Faust forget the committed offsets. It asks the broker to hold a fetch briefly."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Set
 from pathlib import Path
 from typing import cast
 
@@ -13,148 +13,145 @@ import faust
 import pytest
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
-from faust.types import TP, ConsumerMessage
+from faust.types import TP, ConsumerMessage, Message
 
 from streams.app import create_app
-from streams.consumer import FETCH_MAX_WAIT_MS, Consumer
+from streams.consumer import FETCH_MAX_WAIT_MS, READS_AGAIN, Consumer
 from streams.settings import Settings
 
-TOPIC = "mentions.raw"
+RAW = TP("mentions.raw", 0)
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[faust.App]:
     app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
-    app.topics.acking_topics.add(TOPIC)  # what subscribing the agent to the topic does
-    app.consumer_generation_id = 2
+    app.topics.acking_topics.add(RAW.topic)  # what subscribing the agent to the topic does
     yield app
     # The event loops Faust made for the consumer's thread and for flow control's events
     app.consumer._thread.thread_loop.close()  # type: ignore[attr-defined]
     app.loop.close()
 
 
-def mention(offset: int, generation_id: int, *, processed: bool) -> ConsumerMessage:
-    message = ConsumerMessage(TOPIC, 0, offset, 0.0, 0, None, b"k", b"v", None)
-    message.generation_id = generation_id
-    message.tracked = processed  # what `Stream._c_aiter` sets on the mentions it takes in
-    return message
-
-
-def committable_after(app: faust.App, *messages: ConsumerMessage) -> int | None:
-    """The offset the next commit would write, after Faust's final ack of each message."""
+@pytest.fixture
+def consumer(app: faust.App) -> Consumer:
     consumer = cast(Consumer, app.consumer)
-    for message in messages:
-        message.incref()
-        message.ack(consumer)
-    return consumer._new_offset(TP(TOPIC, 0))
+    consumer._committed_offset[RAW] = 156  # what the seek at the end of a rebalance sets
+    return consumer
+
+
+def processed(consumer: FaustConsumer, *offsets: int) -> None:
+    """Faust's ack of each mention, as its stream iterator makes it once the agent is done."""
+    for offset in offsets:
+        message = ConsumerMessage(RAW.topic, RAW.partition, offset, 0.0, 0, None, b"k", b"v", None)
+        FaustConsumer.ack(consumer, message)
 
 
 def test_the_app_runs_this_consumer(app: faust.App) -> None:
     assert type(app.consumer) is Consumer
 
 
-def test_mentions_skipped_while_flow_control_is_suspended_stay_uncommitted(
-    app: faust.App,
-) -> None:
-    assert not app.flow_control.is_active()  # suspended, as from a rebalance's start
-    # After a revocation the consumer knows no committed offset: Faust would commit 243 here.
-    skipped = [mention(offset, 2, processed=False) for offset in (240, 241, 242)]
-    assert committable_after(app, *skipped) is None
-
-
-def test_mentions_of_an_earlier_generation_skipped_stay_uncommitted(app: faust.App) -> None:
-    app.flow_control.resume()
-    assert committable_after(app, mention(240, 1, processed=False)) is None
-
-
-def test_faust_alone_would_commit_past_the_skipped_mentions(app: faust.App) -> None:
-    """The loss this consumer prevents: its parent's ack makes the skipped offset committable."""
-    consumer = cast(Consumer, app.consumer)
-    message = mention(240, 2, processed=False)
-    assert FaustConsumer.ack(consumer, message)
-    assert consumer._new_offset(TP(TOPIC, 0)) == 241
-
-
-def test_mentions_processed_before_a_rebalance_stay_committable(app: faust.App) -> None:
-    """An event a stream finished after the rebalance began was routed: its ack counts."""
-    assert committable_after(app, mention(240, 1, processed=True)) == 241
-
-
-def test_mentions_acked_while_flowing_are_committable(app: faust.App) -> None:
-    app.flow_control.resume()
-    processed = mention(240, 2, processed=True)
-    undecodable = mention(241, 2, processed=False)  # Faust's decode-error path acks these
-    assert committable_after(app, processed, undecodable) == 242
-
-
-def processed_after_a_seek(app: faust.App, committed: int) -> Consumer:
-    consumer = cast(Consumer, app.consumer)
-    app.flow_control.resume()
-    consumer._committed_offset[TP(TOPIC, 0)] = committed  # what the seek at a rebalance sets
-    return consumer
-
-
-def test_offsets_the_fetches_jumped_over_are_not_committed_but_read_again(
-    app: faust.App,
-) -> None:
-    """Run 1 of a loop of the two-worker fault test: 156-162 were never delivered after the
-    seek; 163 came first, and Faust committed 164."""
-    consumer = processed_after_a_seek(app, 156)
-    asyncio.run(consumer._add_gap(TP(TOPIC, 0), 157, 162))  # the fetch loop saw 163 after 156
-    later = [mention(offset, 2, processed=True) for offset in range(163, 170)]
-    assert committable_after(app, *later) is None
-    assert consumer._unprocessed == {TP(TOPIC, 0)}
-
-
-def test_faust_alone_would_commit_past_the_offsets_jumped_over(app: faust.App) -> None:
-    consumer = processed_after_a_seek(app, 156)
-    asyncio.run(FaustConsumer._add_gap(consumer, TP(TOPIC, 0), 157, 162))
-    for offset in range(163, 170):
-        FaustConsumer.ack(consumer, mention(offset, 2, processed=True))
-    assert FaustConsumer._new_offset(consumer, TP(TOPIC, 0)) == 170
-
-
-def test_processed_offsets_from_the_committed_one_on_are_committed(app: faust.App) -> None:
-    consumer = processed_after_a_seek(app, 156)
-    processed = [mention(offset, 2, processed=True) for offset in (156, 157, 158, 160)]
-    assert committable_after(app, *processed) == 159
+def test_processed_offsets_from_the_committed_one_on_are_committed(consumer: Consumer) -> None:
+    processed(consumer, 156, 157, 158, 160)
+    assert consumer._new_offset(RAW) == 159
     assert not consumer._unprocessed
 
 
-def read_again(
-    app: faust.App, monkeypatch: pytest.MonkeyPatch, committed: int, earliest: int
-) -> list[tuple[TP, int]]:
-    """The seeks made for a partition found with unprocessed offsets after `committed`."""
-    consumer = processed_after_a_seek(app, committed)
-    sought: list[tuple[TP, int]] = []
-
-    async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
-        return {tp: earliest for tp in partitions}
-
-    async def seek(tp: TP, offset: int) -> None:
-        sought.append((tp, offset))
-
-    monkeypatch.setattr(consumer, "assignment", lambda: {TP(TOPIC, 0)})
-    monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
-    monkeypatch.setattr(consumer, "seek", seek)
-    consumer._unprocessed.add(TP(TOPIC, 0))
-    asyncio.run(consumer._read_unprocessed_again())
-    assert not consumer._unprocessed
-    return sought
+def test_offsets_never_delivered_are_not_committed_but_read_again(consumer: Consumer) -> None:
+    """A traced run of the two-worker fault test: after the seek to 156, 163 came first."""
+    asyncio.run(consumer._add_gap(RAW, 157, 163))  # what the fetch loop calls on 163 after 156
+    processed(consumer, *range(163, 170))
+    assert consumer._new_offset(RAW) is None
+    assert consumer._unprocessed == {RAW}
 
 
-def test_a_partition_with_unprocessed_offsets_is_sought_back_to_the_committed_one(
-    app: faust.App, monkeypatch: pytest.MonkeyPatch
+def test_a_gap_the_fetches_jumped_is_not_committed_past(consumer: Consumer) -> None:
+    processed(consumer, 156)
+    asyncio.run(consumer._add_gap(RAW, 157, 163))
+    processed(consumer, *range(163, 170))
+    assert consumer._new_offset(RAW) == 157
+
+
+@pytest.mark.parametrize("first", [156, 163])
+def test_faust_itself_commits_past_both(consumer: Consumer, first: int) -> None:
+    """Describes Faust, not aduan: the losses the two tests above prevent. 164 is what the
+    traced run committed."""
+    processed(consumer, *range(first, 157))
+    asyncio.run(FaustConsumer._add_gap(consumer, RAW, 157, 163))
+    processed(consumer, *range(163, 170))
+    assert FaustConsumer._new_offset(consumer, RAW) == 164
+
+
+def test_while_revoked_the_committed_offset_from_before_still_holds_commits(
+    consumer: Consumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert read_again(app, monkeypatch, committed=156, earliest=100) == [(TP(TOPIC, 0), 156)]
+    async def faust_revocation(self: FaustConsumer, revoked: Set[TP]) -> None:
+        for tp in revoked:  # what Faust's on_partitions_revoked does to its offsets
+            self._committed_offset.pop(tp, None)
+            self._acked.pop(tp, None)
+
+    monkeypatch.setattr(FaustConsumer, "on_partitions_revoked", faust_revocation)
+    asyncio.run(consumer.on_partitions_revoked({RAW}))
+    processed(consumer, 163)  # an event the agent finished after the revocation
+    assert consumer._new_offset(RAW) is None  # Faust would commit 164
+    assert FaustConsumer._new_offset(consumer, RAW) == 164
 
 
-def test_offsets_deleted_by_retention_are_skipped_with_an_error(
-    app: faust.App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_acks_from_before_a_seek_are_dropped_as_everything_after_is_read_again(
+    consumer: Consumer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert read_again(app, monkeypatch, committed=156, earliest=200) == [(TP(TOPIC, 0), 200)]
-    assert "offsets 156-199 were deleted by retention" in caplog.text
-    assert committable_after(app, mention(200, 2, processed=True)) == 201
+    """A traced run: Faust forgot the acks of 890-977 at a revocation and kept 978 and 979, the
+    events the agent finished afterwards; the seek then went back to 890."""
+    processed(consumer, 978, 979)
+
+    async def faust_seek(self: FaustConsumer) -> None:
+        self._committed_offset[RAW] = 890
+
+    monkeypatch.setattr(FaustConsumer, "perform_seek", faust_seek)
+    asyncio.run(consumer.perform_seek())
+    assert consumer._new_offset(RAW) is None
+    assert not consumer._unprocessed and "not processed" not in caplog.text
+    processed(consumer, 890, 891)
+    assert consumer._new_offset(RAW) == 892
+
+
+def test_partitions_with_unprocessed_offsets_are_read_again_before_the_next_fetch(
+    consumer: Consumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = TP(RAW.topic, 1)
+    consumer._committed_offset[other] = 40
+    sought: list[dict[TP, int]] = []
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        sought.append(partitions)
+        if other in partitions:
+            raise ConnectionError("broker away")
+
+    async def faust_fetch(self: FaustConsumer, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        for offset in (156, 157):
+            yield RAW, ConsumerMessage(RAW.topic, 0, offset, 0.0, 0, None, b"k", b"v", None)
+
+    monkeypatch.setattr(consumer, "assignment", lambda: {RAW, other})
+    monkeypatch.setattr(consumer, "seek_wait", seek_wait)
+    monkeypatch.setattr(FaustConsumer, "getmany", faust_fetch)
+    consumer._unprocessed.update({RAW, other, TP(RAW.topic, 2)})  # 2 was revoked meanwhile
+
+    async def fetch() -> list[int]:
+        return [message.offset async for _, message in consumer.getmany(1.0)]
+
+    assert asyncio.run(fetch()) == [156, 157]
+    assert sorted(sought, key=str) == sorted([{RAW: 156}, {other: 40}], key=str)
+    assert consumer._unprocessed == {other}  # its seek failed: tried again at the next fetch
+
+
+def test_offsets_missing_after_reading_them_again_are_skipped_with_an_error(
+    consumer: Consumer, caplog: pytest.LogCaptureFixture
+) -> None:
+    processed(consumer, 200, 201)  # retention deleted 156-199 before the worker got there
+    for _ in range(READS_AGAIN):
+        assert consumer._new_offset(RAW) is None
+        consumer._unprocessed.clear()  # read again, and 156-199 did not come
+    assert consumer._new_offset(RAW) == 202
+    assert f"offsets 156-199 not delivered in {READS_AGAIN} reads" in caplog.text
 
 
 def test_the_worker_consumer_asks_the_broker_to_hold_a_fetch_briefly(app: faust.App) -> None:
