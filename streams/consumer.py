@@ -11,9 +11,9 @@ first after the seek and committed 164, and the posts at 156-162 were never rout
 Here a partition's commit moves only over an unbroken run of processed offsets starting at the
 committed one, since `mentions.raw` has no gaps in normal use (no compaction, no transactions),
 and also while a revocation has Faust forget the committed offsets. When one is missing, the
-partition is read again from the committed offset at the next fetch; offsets still missing
-after a few such reads are taken as not in the topic (deleted by retention, say) and skipped
-with an error.
+partition is read again from the committed offset at the next fetch, unless retention deleted
+the offsets, which are then skipped with an error. A partition never committed counts as
+committed at its earliest offset.
 """
 
 from __future__ import annotations
@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 # 1,000 posts/s and fell seconds behind. An idle worker fetches 50 times a second instead.
 FETCH_MAX_WAIT_MS = 20
 
-# Reads of a partition from its committed offset after which offsets still not delivered are
-# taken as not in the topic. Records Faust dropped at a rebalance arrived at the first.
-READS_AGAIN = 3
-
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(
@@ -54,7 +50,6 @@ class Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._unprocessed: set[TP] = set()  # to read again from the committed offset
-        self._reads_again: dict[TP, tuple[int, int]] = {}  # from which offset, how many times
         self._committed_before_revoke: dict[TP, int] = {}
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
@@ -66,18 +61,36 @@ class Consumer(faust_aiokafka.Consumer):
             committed = self._committed_offset[tp]
             if committed is not None:
                 self._committed_before_revoke[tp] = committed
-            self._reads_again.pop(tp, None)
         self._unprocessed -= revoked
         await super().on_partitions_revoked(revoked)
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
         self._committed_before_revoke.clear()
+        self._unprocessed.clear()
         # Everything from the committed offsets on is read again and acked again; an ack from
         # before the seek (Faust keeps those the streams finish after a revocation) would look
         # like a hole.
         self._acked.clear()
         self._acked_index.clear()
+        await self._start_uncommitted_at_earliest()
+
+    async def _start_uncommitted_at_earliest(self) -> None:
+        """A partition never committed is read from its earliest offset: that is its committed
+        offset for the rule above, which Faust's None would turn off."""
+        uncommitted = [
+            tp
+            for tp in self.assignment()
+            if self._committed_offset[tp] is None and self.app.topics.acks_enabled_for(tp.topic)
+        ]
+        if not uncommitted:
+            return
+        try:
+            earliest = await self.earliest_offsets(*uncommitted)
+        except Exception as exc:  # the broker away: Faust's rule applies until the next seek
+            log.warning("earliest offsets of %s unknown: %r", uncommitted, exc)
+            return
+        self._committed_offset.update(earliest)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Offsets the fetches jumped over were not delivered, not compacted away: no gap."""
@@ -88,46 +101,21 @@ class Consumer(faust_aiokafka.Consumer):
         committed = self._committed_offset[tp]
         if committed is None:
             # Revoked: the seek that ends the rebalance reads from the committed offset again.
-            before = self._committed_before_revoke.get(tp)
-            if before is not None and acked and min(acked) > before:
+            committed = self._committed_before_revoke.get(tp)
+            if committed is not None and acked and min(acked) > committed:
                 return None
         elif acked and min(acked) > committed:
-            if tp in self._unprocessed:
-                return None  # to be read again at the next fetch
-            if not self._missing(tp, committed, min(acked)):
+            if tp not in self._unprocessed:
+                log.warning(
+                    "%s[%d]: offsets %d-%d not processed; reading them again",
+                    tp.topic,
+                    tp.partition,
+                    committed,
+                    min(acked) - 1,
+                )
                 self._unprocessed.add(tp)
-                return None
-        else:
-            self._reads_again.pop(tp, None)
+            return None
         return super()._new_offset(tp)
-
-    def _missing(self, tp: TP, committed: int, first: int) -> bool:
-        """Whether offsets `committed` to `first` - 1 stayed unprocessed after reading them again
-        READS_AGAIN times: then they are taken as not in the topic, and skipped."""
-        start, times = self._reads_again.get(tp, (committed, 0))
-        times = times + 1 if start == committed else 1
-        if times <= READS_AGAIN:
-            log.warning(
-                "%s[%d]: offsets %d-%d not processed; reading them again",
-                tp.topic,
-                tp.partition,
-                committed,
-                first - 1,
-            )
-            self._reads_again[tp] = (committed, times)
-            return False
-        log.error(
-            "%s[%d]: offsets %d-%d not delivered in %d reads: not in the topic (deleted by "
-            "retention?); skipped",
-            tp.topic,
-            tp.partition,
-            committed,
-            first - 1,
-            READS_AGAIN,
-        )
-        del self._reads_again[tp]
-        self._committed_offset[tp] = first
-        return True
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         """Faust's fetch, after seeking partitions with unprocessed offsets back to them."""
@@ -144,6 +132,18 @@ class Consumer(faust_aiokafka.Consumer):
             if tp not in assigned or committed is None:
                 continue
             try:
+                earliest = (await self.earliest_offsets(tp))[tp]
+                if earliest > committed:
+                    # Retention is the one way offsets leave `mentions.raw`.
+                    log.error(
+                        "%s[%d]: offsets %d-%d were deleted by retention before the worker "
+                        "processed them",
+                        tp.topic,
+                        tp.partition,
+                        committed,
+                        earliest - 1,
+                    )
+                    self._committed_offset[tp] = committed = earliest
                 # On the consumer's thread, as Faust seeks: aiokafka is not thread-safe.
                 await self.seek_wait({tp: committed})
             except Exception as exc:  # revoked meanwhile, or the broker away: try again

@@ -5,7 +5,7 @@ rebalance has Faust forget the committed offsets. It asks the broker to hold a f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Set
 from pathlib import Path
 from typing import cast
 
@@ -16,7 +16,7 @@ from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP, ConsumerMessage, Message
 
 from streams.app import create_app
-from streams.consumer import FETCH_MAX_WAIT_MS, READS_AGAIN, Consumer
+from streams.consumer import FETCH_MAX_WAIT_MS, Consumer
 from streams.settings import Settings
 
 RAW = TP("mentions.raw", 0)
@@ -102,16 +102,38 @@ def test_acks_from_before_a_seek_are_dropped_as_everything_after_is_read_again(
     """A traced run: Faust forgot the acks of 890-977 at a revocation and kept 978 and 979, the
     events the agent finished afterwards; the seek then went back to 890."""
     processed(consumer, 978, 979)
+    consumer._unprocessed.add(RAW)
 
     async def faust_seek(self: FaustConsumer) -> None:
         self._committed_offset[RAW] = 890
 
     monkeypatch.setattr(FaustConsumer, "perform_seek", faust_seek)
+    monkeypatch.setattr(consumer, "assignment", lambda: {RAW})
     asyncio.run(consumer.perform_seek())
     assert consumer._new_offset(RAW) is None
     assert not consumer._unprocessed and "not processed" not in caplog.text
     processed(consumer, 890, 891)
     assert consumer._new_offset(RAW) == 892
+
+
+def test_a_partition_never_committed_counts_as_committed_at_its_earliest_offset(
+    consumer: Consumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changelog = TP("aduan-decided-changelog", 0)  # not acked: Faust's rules stay
+    del consumer._committed_offset[RAW]
+
+    async def faust_seek(self: FaustConsumer) -> None:
+        """A group with no commit yet: Faust leaves the committed offset unknown."""
+
+    monkeypatch.setattr(FaustConsumer, "perform_seek", faust_seek)
+    monkeypatch.setattr(consumer, "assignment", lambda: {RAW, changelog})
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest_at(40))
+    asyncio.run(consumer.perform_seek())
+    assert consumer._committed_offset[RAW] == 40
+    assert consumer._committed_offset[changelog] is None
+    processed(consumer, 45, 46)  # 40-44 dropped at the rebalance: Faust would commit 47
+    assert consumer._new_offset(RAW) is None
+    assert consumer._unprocessed == {RAW}
 
 
 def test_partitions_with_unprocessed_offsets_are_read_again_before_the_next_fetch(
@@ -131,6 +153,7 @@ def test_partitions_with_unprocessed_offsets_are_read_again_before_the_next_fetc
             yield RAW, ConsumerMessage(RAW.topic, 0, offset, 0.0, 0, None, b"k", b"v", None)
 
     monkeypatch.setattr(consumer, "assignment", lambda: {RAW, other})
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest_at(0))
     monkeypatch.setattr(consumer, "seek_wait", seek_wait)
     monkeypatch.setattr(FaustConsumer, "getmany", faust_fetch)
     consumer._unprocessed.update({RAW, other, TP(RAW.topic, 2)})  # 2 was revoked meanwhile
@@ -143,15 +166,30 @@ def test_partitions_with_unprocessed_offsets_are_read_again_before_the_next_fetc
     assert consumer._unprocessed == {other}  # its seek failed: tried again at the next fetch
 
 
-def test_offsets_missing_after_reading_them_again_are_skipped_with_an_error(
-    consumer: Consumer, caplog: pytest.LogCaptureFixture
+def test_offsets_retention_deleted_before_they_were_processed_are_skipped_with_an_error(
+    consumer: Consumer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    processed(consumer, 200, 201)  # retention deleted 156-199 before the worker got there
-    for _ in range(READS_AGAIN):
-        assert consumer._new_offset(RAW) is None
-        consumer._unprocessed.clear()  # read again, and 156-199 did not come
+    sought: list[dict[TP, int]] = []
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        sought.append(partitions)
+
+    monkeypatch.setattr(consumer, "assignment", lambda: {RAW})
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest_at(200))
+    monkeypatch.setattr(consumer, "seek_wait", seek_wait)
+    processed(consumer, 200, 201)
+    assert consumer._new_offset(RAW) is None
+    asyncio.run(consumer._read_unprocessed_again())
+    assert sought == [{RAW: 200}]
+    assert "offsets 156-199 were deleted by retention" in caplog.text
     assert consumer._new_offset(RAW) == 202
-    assert f"offsets 156-199 not delivered in {READS_AGAIN} reads" in caplog.text
+
+
+def earliest_at(offset: int) -> Callable[..., Awaitable[dict[TP, int]]]:
+    async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
+        return dict.fromkeys(partitions, offset)
+
+    return earliest_offsets
 
 
 def test_the_worker_consumer_asks_the_broker_to_hold_a_fetch_briefly(app: faust.App) -> None:
