@@ -99,19 +99,18 @@ class Consumer(faust_aiokafka.Consumer):
         """The offset to commit, if the processed offsets do not begin after the committed one."""
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
-        if committed is None:
-            # Revoked: the seek that ends the rebalance reads from the committed offset again.
+        # Revoked: the seek that ends the rebalance reads from the committed offset again.
+        revoked = committed is None
+        if revoked:
             committed = self._committed_before_revoke.get(tp)
-            if committed is not None and acked and min(acked) > committed:
-                return None
-        elif acked and min(acked) > committed:
-            if tp not in self._unprocessed:
+        if committed is not None and acked and (first := min(acked)) > committed:
+            if not revoked and tp not in self._unprocessed:
                 log.warning(
                     "%s[%d]: offsets %d-%d not processed; reading them again",
                     tp.topic,
                     tp.partition,
                     committed,
-                    min(acked) - 1,
+                    first - 1,
                 )
                 self._unprocessed.add(tp)
             return None
