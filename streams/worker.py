@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import faust
 
@@ -47,4 +48,8 @@ def run_worker(settings: Settings) -> None:
 
     app.task(follow_registry)
 
+    # A full collection of the worker's long-lived objects took 60-76 ms every 10 s or so, and
+    # the slowest events came right after one. Collecting young objects every 50,000 allocations
+    # instead of 700 makes full collections rarer; the benchmark's p99 fell in 6 of 8 paired runs.
+    gc.set_threshold(50_000, 10, 10)
     faust.Worker(app, loglevel="info").execute_from_commandline()
