@@ -18,10 +18,10 @@ import re
 import shutil
 import signal
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -122,13 +122,16 @@ def replay(job: Job, spans: list[Span], show: Callable[[int], None]) -> Outcome:
     for process in processes:
         process.start()
     interrupted = False
+    running = {process.sentinel for process in processes}
     try:
-        while any(process.is_alive() for process in processes):
+        while running:
             show(_read(spans, positions))
-            time.sleep(0.2)
+            running.difference_update(wait(list(running), timeout=0.2))
     except KeyboardInterrupt:
         interrupted = True
         _stop(processes)
+    for process in processes:
+        process.join()  # a closed sentinel can come just before the exit code is there
     if any(process.exitcode not in (0, 130) for process in processes):
         raise AduanError("a replay process failed (its error is above); nothing was merged")
     events: Counter[str] = Counter()
