@@ -1,5 +1,5 @@
-"""Faust's table manager with a fix for a race that lost mentions after a restart
-(faust-streaming issue #596, open upstream).
+"""Faust's table manager with two fixes to its recovery. The first is for a race that lost
+mentions after a restart (faust-streaming issue #596, open upstream).
 
 Once the tables are restored, Faust's `Recovery.on_recovery_completed` resumes the stream
 partitions, seeks them to their committed offsets, and only then resumes flow control, which
@@ -12,20 +12,73 @@ commits past it, losing those mentions for good.
 Suspending flow control first makes those deliveries wait, so that they enter the queues after the
 clear; the seek's duplicates that follow are dropped by the consumer or routed again (at least
 once, with the same `event_id`).
+
+A second fix makes recovery read again a changelog partition that gets no record for a while.
+Once in about 60 CI runs of the two-worker fault test, the surviving worker's recovery of the two
+changelog partitions it had kept as a standby never received a record and waited forever (Faust
+only logs it); the cause is not known. Seeking such a partition again to the offset recovery has
+reached costs nothing when it is merely slow: recovery ignores the records it already applied.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from time import monotonic
+from typing import Any
 
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery, ServiceStopped
+from faust.types import TP
+from mode import Service
 
 log = logging.getLogger(__name__)
 
 
-class _Recovery(Recovery):
+class SafeRecovery(Recovery):
+    #: A changelog partition silent this long in recovery is read again; Faust warns at this age.
+    silence_secs = Recovery.event_timeout_secs
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_again_at: dict[TP, float] = {}
+
+    @Service.timer(Recovery.stats_interval)
+    async def _watch_silent_partitions(self) -> None:
+        await self.read_silent_partitions_again(monotonic())
+
+    async def read_silent_partitions_again(self, now: float) -> None:
+        silent = self.silent_partitions(now)
+        if not silent:
+            return
+        self._read_again_at.update(dict.fromkeys(silent, now))
+        log.warning(
+            "recovery got no record of %s for %.0f s: reading them again from %s",
+            sorted(silent),
+            self.silence_secs,
+            {tp: self.active_offsets[tp] for tp in sorted(silent)},
+        )
+        try:
+            await self._seek_offsets(self.app.consumer, silent, self.active_offsets, "active")
+        except Exception as exc:  # the broker away, or a rebalance: try again later
+            log.warning("seeking %s again failed: %r", sorted(silent), exc)
+
+    def silent_partitions(self, now: float) -> set[TP]:
+        """Active changelog partitions still behind that got no record, since recovery started
+        or since they were last read again, for `silence_secs`."""
+        if not self.in_recovery or self._recovery_started_at is None:
+            return set()
+        silent = set()
+        for tp in self.active_stats().keys() & self.active_tps:
+            heard = max(
+                self._recovery_started_at,
+                self._active_events_received_at.get(tp, 0.0),
+                self._read_again_at.get(tp, 0.0),
+            )
+            if now - heard >= self.silence_secs:
+                silent.add(tp)
+        return silent
+
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
         self.app.flow_control.suspend()
         try:
@@ -40,10 +93,11 @@ class _Recovery(Recovery):
 
 
 class SafeTableManager(TableManager):
-    """`TableManager` whose recovery holds stream deliveries back until the seek is done."""
+    """`TableManager` whose recovery holds stream deliveries back until the seek is done and
+    reads silent changelog partitions again."""
 
     @property
     def recovery(self) -> Recovery:
         if self._recovery is None:
-            self._recovery = _Recovery(self.app, self, beacon=self.beacon, loop=self.loop)
+            self._recovery = SafeRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery

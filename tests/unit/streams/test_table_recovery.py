@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from faust.tables.recovery import Recovery, ServiceStopped
+from faust.types import TP
 
 from streams.app import create_app
 from streams.settings import Settings
+from streams.table_recovery import SafeRecovery
 
 
 def test_the_worker_restores_tables_with_flow_control_suspended_until_the_seek_is_done(
@@ -47,3 +49,72 @@ def test_a_seek_that_timed_out_stops_the_worker_rather_than_leave_it_suspended(
     with pytest.raises(SystemExit) as stopped:
         asyncio.run(app.tables.recovery.on_recovery_completed(1))
     assert stopped.value.code == 75
+
+
+CHANGELOG = "aduan-decided-posts-changelog"
+
+
+class Consumer:
+    """Records the seeks recovery asks for; `error` makes them fail."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.seeks: list[dict[TP, int]] = []
+        self.error = error
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.seeks.append(dict(partitions))
+        if self.error is not None:
+            raise self.error
+
+
+def recovering(tmp_path: Path, consumer: Consumer) -> SafeRecovery:
+    """The worker's recovery 100 s into restoring three changelog partitions: 0 heard at 125 s
+    and still behind, 1 never heard, 2 done."""
+    app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+    app.consumer = consumer  # type: ignore[assignment]
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    assert isinstance(recovery, SafeRecovery)
+    tps = [TP(CHANGELOG, partition) for partition in range(3)]
+    recovery.in_recovery = True
+    recovery._recovery_started_at = 100.0
+    recovery.active_tps = set(tps)
+    recovery.active_highwaters.update({tps[0]: 893, tps[1]: 401, tps[2]: 388})
+    recovery.active_offsets.update({tps[0]: 500, tps[1]: -1, tps[2]: 388})
+    recovery._active_events_received_at[tps[0]] = 125.0
+    return recovery
+
+
+def test_recovery_reads_again_a_changelog_partition_silent_for_30_s(tmp_path: Path) -> None:
+    consumer = Consumer()
+    recovery = recovering(tmp_path, consumer)
+    for now in (129.0, 131.0, 155.0, 161.0):
+        asyncio.run(recovery.read_silent_partitions_again(now))
+    # 1 at 131 s (from 0: Faust's -1 means nothing applied yet) and again at 161 s; 0 at 155 s,
+    # from the offset it had reached; 2 never: it is done.
+    assert consumer.seeks == [
+        {TP(CHANGELOG, 1): 0},
+        {TP(CHANGELOG, 0): 500},
+        {TP(CHANGELOG, 1): 0},
+    ]
+
+
+def test_a_failed_seek_of_a_silent_partition_is_logged_and_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    consumer = Consumer(TimeoutError("broker away"))
+    recovery = recovering(tmp_path, consumer)
+    asyncio.run(recovery.read_silent_partitions_again(131.0))
+    asyncio.run(recovery.read_silent_partitions_again(161.0))
+    assert consumer.seeks == [
+        {TP(CHANGELOG, 1): 0},
+        {TP(CHANGELOG, 0): 500, TP(CHANGELOG, 1): 0},
+    ]
+    assert "again failed: TimeoutError('broker away')" in caplog.text
+
+
+def test_recovery_reads_nothing_again_when_it_is_not_recovering(tmp_path: Path) -> None:
+    consumer = Consumer()
+    recovery = recovering(tmp_path, consumer)
+    recovery.in_recovery = False
+    asyncio.run(recovery.read_silent_partitions_again(1000.0))
+    assert consumer.seeks == []
