@@ -131,7 +131,7 @@ def replay(job: Job, spans: list[Span], show: Callable[[int], None]) -> Outcome:
         interrupted = True
         _stop(processes)
     for process in processes:
-        process.join()  # a closed sentinel can come just before the exit code is there
+        process.join()  # a sentinel can be ready before the exit code can be read
     if any(process.exitcode not in (0, 130) for process in processes):
         raise AduanError("a replay process failed (its error is above); nothing was merged")
     events: Counter[str] = Counter()

@@ -5,6 +5,7 @@ queues before any mention fetched during the seek is delivered."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -68,18 +69,20 @@ class Consumer:
 
 
 def recovering(tmp_path: Path, consumer: Consumer) -> SafeRecovery:
-    """The worker's recovery 100 s into restoring three changelog partitions: 0 heard at 125 s
-    and still behind, 1 never heard, 2 done."""
+    """The worker's recovery of three changelog partitions, sought by Faust at 100 s: 0 heard
+    at 125 s and still behind, 1 never heard, 2 done; 3, behind, is no longer its own."""
     app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
     app.consumer = consumer  # type: ignore[assignment]
     recovery = app.tables.recovery  # type: ignore[attr-defined]
     assert isinstance(recovery, SafeRecovery)
     tps = [TP(CHANGELOG, partition) for partition in range(3)]
     recovery.in_recovery = True
-    recovery._recovery_started_at = 100.0
+    recovery._recovery_started_at = 99.0
+    recovery._sought_at = 100.0
     recovery.active_tps = set(tps)
-    recovery.active_highwaters.update({tps[0]: 893, tps[1]: 401, tps[2]: 388})
-    recovery.active_offsets.update({tps[0]: 500, tps[1]: -1, tps[2]: 388})
+    revoked = TP(CHANGELOG, 3)
+    recovery.active_highwaters.update({tps[0]: 893, tps[1]: 401, tps[2]: 388, revoked: 50})
+    recovery.active_offsets.update({tps[0]: 500, tps[1]: -1, tps[2]: 388, revoked: 10})
     recovery._active_events_received_at[tps[0]] = 125.0
     return recovery
 
@@ -90,7 +93,7 @@ def test_recovery_reads_again_a_changelog_partition_silent_for_30_s(tmp_path: Pa
     for now in (129.0, 131.0, 155.0, 161.0):
         asyncio.run(recovery.read_silent_partitions_again(now))
     # 1 at 131 s (from 0: Faust's -1 means nothing applied yet) and again at 161 s; 0 at 155 s,
-    # from the offset it had reached; 2 never: it is done.
+    # from the last offset applied; 2 never: it is done; 3 never: it is not recovered here.
     assert consumer.seeks == [
         {TP(CHANGELOG, 1): 0},
         {TP(CHANGELOG, 0): 500},
@@ -112,9 +115,36 @@ def test_a_failed_seek_of_a_silent_partition_is_logged_and_tried_again(
     assert "again failed: TimeoutError('broker away')" in caplog.text
 
 
-def test_recovery_reads_nothing_again_when_it_is_not_recovering(tmp_path: Path) -> None:
+def test_the_worker_checks_for_silent_partitions_in_the_background() -> None:
+    # mode starts the timers a service class lists here
+    own = SafeRecovery._tasks[f"{SafeRecovery.__module__}.{SafeRecovery.__qualname__}"]
+    assert "_watch_silent_partitions" in own
+
+
+@pytest.mark.parametrize("moment", ["not recovering", "before Faust's seek", "rebalancing"])
+def test_recovery_reads_nothing_again_outside_a_sought_round(tmp_path: Path, moment: str) -> None:
     consumer = Consumer()
     recovery = recovering(tmp_path, consumer)
-    recovery.in_recovery = False
+    if moment == "not recovering":
+        recovery.in_recovery = False
+    elif moment == "before Faust's seek":
+        recovery._sought_at = None
+    else:
+        recovery.signal_recovery_start.set()
     asyncio.run(recovery.read_silent_partitions_again(1000.0))
     assert consumer.seeks == []
+
+
+def test_the_silence_is_counted_from_faust_s_own_seek_of_the_active_partitions(
+    tmp_path: Path,
+) -> None:
+    consumer = Consumer()
+    recovery = recovering(tmp_path, consumer)
+    recovery._sought_at = None
+    standby = {TP(CHANGELOG, 2): 388}
+    asyncio.run(recovery._seek_offsets(consumer, set(standby), Counter(standby), "standby"))
+    assert recovery._sought_at is None
+    active = {TP(CHANGELOG, 1): -1}
+    asyncio.run(recovery._seek_offsets(consumer, set(active), Counter(active), "active"))
+    assert recovery._sought_at is not None
+    assert consumer.seeks == [standby, {TP(CHANGELOG, 1): 0}]
