@@ -77,7 +77,6 @@ def recovering(tmp_path: Path, consumer: Consumer) -> SafeRecovery:
     assert isinstance(recovery, SafeRecovery)
     tps = [TP(CHANGELOG, partition) for partition in range(3)]
     recovery.in_recovery = True
-    recovery._recovery_started_at = 99.0
     recovery._sought_at = 100.0
     recovery.active_tps = set(tps)
     revoked = TP(CHANGELOG, 3)
