@@ -92,10 +92,10 @@ class Routing:
 # A batch is what arrived within BATCH_WAIT, at most BATCH_MAX posts. Its events are sent in
 # one event-loop turn, so they share produce requests: one event at a time, aiokafka sent a
 # request every few events (each partition's batch lingers on its own clock), which cost the
-# worker and the broker more than the routing. Faust's window runs on a fixed clock, so a post
-# waits half of it on average, and then for the rest of its batch to be routed: with 10 ms
-# instead of 30 ms the benchmark's p50 latency fell by 11-22 ms in four alternating pairs of
-# runs of five, at about the same throughput (README, Speed).
+# worker and the broker more than the routing. Faust's window starts when the previous batch is
+# done, not when a post arrives, so a post waits about half of it, and then for the rest of its
+# batch to be routed: with 10 ms instead of 30 ms the benchmark's p50 latency fell by 11-22 ms in
+# four alternating pairs of runs of five, throughput within the noise in four (README, Speed).
 BATCH_MAX = 500
 BATCH_WAIT = 0.01
 
