@@ -12,6 +12,7 @@ pipeline_bench.py nothing else produces meanwhile, so the figures show the worke
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,10 @@ from pipeline_bench import (
 from agents.registry import load_registry
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, create_topics
+
+# The bare loop's process imports pipeline_bench from here; a PYTHONPATH of the caller's is kept, so
+# that a worker runs the code the caller points it to.
+BENCH = str(ROOT / "bench")
 
 BARE_WORKER = """
 import asyncio, sys
@@ -56,7 +61,9 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
     registry = load_registry(agencies)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        own_broker(tmp, PYTHONPATH=str(ROOT / "bench")) as env,
+        own_broker(
+            tmp, PYTHONPATH=os.pathsep.join(filter(None, [BENCH, os.environ.get("PYTHONPATH")]))
+        ) as env,
     ):
         broker = env["ADUAN_BROKER"]
         worker = None

@@ -14,17 +14,23 @@ and also while a revocation has Faust forget the committed offsets. When one is 
 partition is read again from the committed offset at the next fetch, unless retention deleted
 the offsets, which are then skipped with an error. A partition never committed counts as
 committed at its earliest offset.
+
+Faust's fetcher hands each message to the streams through `wait_first`, which here runs the
+hand-over at once and makes Mode's tasks only when it has to wait (`wait_first` below).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Set
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Set
 from typing import Any
 
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
+from mode.services import WaitArgT, WaitResults
+from mode.utils.times import Seconds
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,29 @@ class Consumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros: WaitArgT, timeout: Seconds | None = None) -> WaitResults:
+        """Mode's `wait_first`, but a first coroutine that completes without waiting wins at once.
+
+        The fetcher calls this for every message, with the hand-over to the streams first and
+        the flow's suspension second. Mode makes a task of each and of the service's stop and
+        crash events, and waits a loop turn: four tasks a message, and one message a turn. In
+        three paired drains the worker routed 1.1 to 1.7 times as many posts a second without
+        them (README, Speed). A hand-over that must wait (the stream's buffer full, the flow
+        suspended) still goes through Mode, from where it stopped, so a suspension cancels it.
+        """
+        first = coros[0] if coros else None
+        if asyncio.iscoroutine(first):
+            try:
+                waiting_for = first.send(None)
+            except StopIteration as finished:
+                for other in coros[1:]:
+                    if asyncio.iscoroutine(other):
+                        other.close()  # never started: closed, or Python warns it was not awaited
+                return WaitResults([first], [finished.value], stopped=False)
+            coros = (Resumed(first, waiting_for), *coros[1:])
+        # Mode declares `timeout: Seconds = None` without Optional; None is its own default.
+        return await super().wait_first(*coros, timeout=timeout)  # type: ignore[arg-type]
 
     async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
         """Faust forgets the committed offsets here, then commits what the streams finish."""
@@ -150,6 +179,33 @@ class Consumer(faust_aiokafka.Consumer):
                     "%s[%d]: seeking to %d failed: %r", tp.topic, tp.partition, committed, exc
                 )
                 self._unprocessed.add(tp)
+
+
+class Resumed:
+    """A coroutine that ran up to its first wait, as an awaitable that goes on from there: a task
+    made of it waits for what the coroutine waits for, and passes results and cancellation in."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], waiting_for: Any) -> None:
+        self._coroutine = coroutine
+        self._waiting_for = waiting_for
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine, waiting_for = self._coroutine, self._waiting_for
+        step: Callable[[Any], Any]
+        while True:
+            try:
+                sent = yield waiting_for
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # the task cancelled: the coroutine sees it where it waits
+                step, value = coroutine.throw, exc
+            else:
+                step, value = coroutine.send, sent
+            try:
+                waiting_for = step(value)
+            except StopIteration as finished:
+                return finished.value
 
 
 class Transport(faust_aiokafka.Transport):

@@ -5,15 +5,17 @@ rebalance has Faust forget the committed offsets. It asks the broker to hold a f
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Set
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import faust
 import pytest
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP, ConsumerMessage, Message
+from mode.services import WaitResults
 
 from streams.app import create_app
 from streams.consumer import FETCH_MAX_WAIT_MS, Consumer
@@ -24,12 +26,16 @@ RAW = TP("mentions.raw", 0)
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[faust.App]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # the app's and its consumer's, as in the worker
     app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
     app.topics.acking_topics.add(RAW.topic)  # what subscribing the agent to the topic does
     yield app
     # The event loops Faust made for the consumer's thread and for flow control's events
     app.consumer._thread.thread_loop.close()  # type: ignore[attr-defined]
     app.loop.close()
+    loop.close()
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture
@@ -206,3 +212,86 @@ def test_the_worker_consumer_asks_the_broker_to_hold_a_fetch_briefly(app: faust.
 
     assert asyncio.run(fetch_waits()) == (1500, FETCH_MAX_WAIT_MS)
     assert FETCH_MAX_WAIT_MS < 100
+
+
+def wait_first_in_a_loop(
+    consumer: Consumer, *coros: Any, meanwhile: Callable[[], object] = lambda: None
+) -> tuple[WaitResults, asyncio.Task[Any] | None]:
+    """The consumer's `wait_first`, called from a task as the fetcher calls it; `meanwhile` is
+    called 10 ms later. Returns the results and the calling task."""
+
+    async def fetcher() -> tuple[WaitResults, asyncio.Task[Any] | None]:
+        consumer.loop.call_later(0.01, meanwhile)
+        results = await consumer.wait_first(*coros)
+        await asyncio.sleep(0)  # a cancellation Mode sent reaches its task
+        return results, asyncio.current_task()
+
+    return consumer.loop.run_until_complete(fetcher())
+
+
+def test_a_hand_over_that_does_not_wait_runs_at_once_in_the_fetchers_task(
+    consumer: Consumer,
+) -> None:
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    async def hand_over() -> str:
+        ran_in.append(asyncio.current_task())
+        return "delivered"
+
+    async def suspended() -> None:
+        raise AssertionError("never started")
+
+    results, fetcher = wait_first_in_a_loop(consumer, hand_over(), suspended())
+    assert results.results == ["delivered"] and not results.stopped
+    assert ran_in == [fetcher]  # no task of its own
+    gc.collect()  # the unstarted `suspended()` was closed: no "never awaited" warning
+
+
+def test_a_hand_over_that_must_wait_goes_on_where_it_stopped(consumer: Consumer) -> None:
+    room = asyncio.Event()
+    steps: list[str] = []
+
+    async def hand_over() -> str:
+        steps.append("started")
+        await room.wait()
+        steps.append("room in the buffer")
+        return "delivered"
+
+    results, _ = wait_first_in_a_loop(
+        consumer, hand_over(), asyncio.Event().wait(), meanwhile=room.set
+    )
+    assert results.results == ["delivered"]
+    assert steps == ["started", "room in the buffer"]  # started once, not again
+
+
+async def full_buffer() -> None:
+    """A stream's buffer that never drains, waited for on a future."""
+    await asyncio.Event().wait()
+
+
+async def full_buffer_polled() -> None:
+    """The same, polled every loop turn: a task's cancellation is thrown into it, as no future
+    of its own is there to be cancelled."""
+    while True:
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("full", [full_buffer, full_buffer_polled])
+def test_a_suspension_cancels_a_hand_over_that_waits(
+    consumer: Consumer, full: Callable[[], Awaitable[None]]
+) -> None:
+    suspended = asyncio.Event()
+    outcome: list[str] = []
+
+    async def hand_over() -> None:
+        try:
+            await full()
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    results, _ = wait_first_in_a_loop(
+        consumer, hand_over(), suspended.wait(), meanwhile=suspended.set
+    )
+    assert results.results == [True]  # the suspension's wait won
+    assert outcome == ["cancelled"]
