@@ -34,9 +34,7 @@ from agents.registry import load_registry
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, create_topics
 
-# The bare loop's process imports pipeline_bench from here; a PYTHONPATH of the caller's is kept, so
-# that a worker runs the code the caller points it to.
-BENCH = str(ROOT / "bench")
+BENCH = str(ROOT / "bench")  # where the bare loop's process imports pipeline_bench from
 
 BARE_WORKER = """
 import asyncio, sys
@@ -61,6 +59,7 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
     registry = load_registry(agencies)
     with (
         tempfile.TemporaryDirectory() as tmp,
+        # The caller's PYTHONPATH is kept, so that a worker runs the code it points to.
         own_broker(
             tmp, PYTHONPATH=os.pathsep.join(filter(None, [BENCH, os.environ.get("PYTHONPATH")]))
         ) as env,

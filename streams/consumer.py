@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Set
 from typing import Any
 
@@ -66,21 +67,29 @@ class Consumer(faust_aiokafka.Consumer):
 
         The fetcher calls this for every message, with the hand-over to the streams first and
         the flow's suspension second. Mode makes a task of each and of the service's stop and
-        crash events, and waits a loop turn: four tasks a message, and one message a turn. In
-        three paired drains the worker routed 1.1 to 1.7 times as many posts a second without
-        them (README, Speed). A hand-over that must wait (the stream's buffer full, the flow
-        suspended) still goes through Mode, from where it stopped, so a suspension cancels it.
+        crash events, and waits a loop turn: four tasks a message, and one message a turn (README,
+        Speed). Here the fetcher goes on at once, yielding to the loop every 100 messages as
+        Faust's fetcher does, or when a hand-over waits (the stream's buffer full, the flow
+        suspended, Faust's producer buffer over 100 messages): that one goes on through Mode from
+        where it stopped, in a task of its own, so a suspension still cancels it.
+
+        The first step runs in the fetcher's task. On Python 3.11 nothing the hand-over does
+        binds to the current task; from 3.12 `asyncio.wait_for` does (a timeout there would
+        cancel the fetcher), so there Mode's way is kept.
         """
         first = coros[0] if coros else None
-        if asyncio.iscoroutine(first):
+        if asyncio.iscoroutine(first) and sys.version_info < (3, 12):
             try:
                 waiting_for = first.send(None)
             except StopIteration as finished:
-                for other in coros[1:]:
-                    if asyncio.iscoroutine(other):
-                        other.close()  # never started: closed, or Python warns it was not awaited
+                _close_unstarted(coros[1:])
+                if self._stopped.is_set() or self._crashed.is_set():
+                    return WaitResults([], [], stopped=True)  # as Mode answers then
                 return WaitResults([first], [finished.value], stopped=False)
-            coros = (Resumed(first, waiting_for), *coros[1:])
+            except BaseException:
+                _close_unstarted(coros[1:])
+                raise
+            coros = (_Resumed(first, waiting_for), *coros[1:])
         # Mode declares `timeout: Seconds = None` without Optional; None is its own default.
         return await super().wait_first(*coros, timeout=timeout)  # type: ignore[arg-type]
 
@@ -181,9 +190,16 @@ class Consumer(faust_aiokafka.Consumer):
                 self._unprocessed.add(tp)
 
 
-class Resumed:
+def _close_unstarted(coros: tuple[WaitArgT, ...]) -> None:
+    """Closes coroutines that will never run, or Python warns that they were never awaited."""
+    for coro in coros:
+        if asyncio.iscoroutine(coro):
+            coro.close()
+
+
+class _Resumed:
     """A coroutine that ran up to its first wait, as an awaitable that goes on from there: a task
-    made of it waits for what the coroutine waits for, and passes results and cancellation in."""
+    made of it waits for what the coroutine waits for, and passes results and exceptions in."""
 
     def __init__(self, coroutine: Coroutine[Any, Any, Any], waiting_for: Any) -> None:
         self._coroutine = coroutine
@@ -198,7 +214,7 @@ class Resumed:
             except GeneratorExit:
                 coroutine.close()
                 raise
-            except BaseException as exc:  # the task cancelled: the coroutine sees it where it waits
+            except BaseException as exc:  # what the task throws in (a cancellation), where it waits
                 step, value = coroutine.throw, exc
             else:
                 step, value = coroutine.send, sent

@@ -1,6 +1,7 @@
 """The worker's consumer commits an input offset only once its mention was processed: not past
 offsets the fetches jumped over, which it reads again instead, and not past them while a
-rebalance has Faust forget the committed offsets. It asks the broker to hold a fetch briefly."""
+rebalance has Faust forget the committed offsets. It asks the broker to hold a fetch briefly, and
+hands a fetched message to the streams at once unless the hand-over has to wait."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def app(tmp_path: Path) -> Iterator[faust.App]:
     app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
     app.topics.acking_topics.add(RAW.topic)  # what subscribing the agent to the topic does
     yield app
-    # The event loops Faust made for the consumer's thread and for flow control's events
+    # The consumer thread's event loop, and the app's (normally `loop`)
     app.consumer._thread.thread_loop.close()  # type: ignore[attr-defined]
     app.loop.close()
     loop.close()
@@ -247,21 +248,26 @@ def test_a_hand_over_that_does_not_wait_runs_at_once_in_the_fetchers_task(
     gc.collect()  # the unstarted `suspended()` was closed: no "never awaited" warning
 
 
-def test_a_hand_over_that_must_wait_goes_on_where_it_stopped(consumer: Consumer) -> None:
+def test_a_hand_over_that_must_wait_goes_on_where_it_stopped_in_a_task_of_its_own(
+    consumer: Consumer,
+) -> None:
     room = asyncio.Event()
-    steps: list[str] = []
+    steps: list[tuple[str, asyncio.Task[Any] | None]] = []
 
     async def hand_over() -> str:
-        steps.append("started")
+        steps.append(("started", asyncio.current_task()))
         await room.wait()
-        steps.append("room in the buffer")
+        steps.append(("room in the buffer", asyncio.current_task()))
         return "delivered"
 
-    results, _ = wait_first_in_a_loop(
+    results, fetcher = wait_first_in_a_loop(
         consumer, hand_over(), asyncio.Event().wait(), meanwhile=room.set
     )
     assert results.results == ["delivered"]
-    assert steps == ["started", "room in the buffer"]  # started once, not again
+    [(first, started_in), (then, went_on_in)] = steps  # started once, not again
+    assert (first, then) == ("started", "room in the buffer")
+    assert started_in is fetcher
+    assert went_on_in is not fetcher and went_on_in is not None  # Mode's task
 
 
 async def full_buffer() -> None:
@@ -281,17 +287,41 @@ def test_a_suspension_cancels_a_hand_over_that_waits(
     consumer: Consumer, full: Callable[[], Awaitable[None]]
 ) -> None:
     suspended = asyncio.Event()
-    outcome: list[str] = []
+    outcome: list[tuple[str, asyncio.Task[Any] | None]] = []
 
     async def hand_over() -> None:
+        outcome.append(("started", asyncio.current_task()))
         try:
             await full()
         except asyncio.CancelledError:
-            outcome.append("cancelled")
+            outcome.append(("cancelled", asyncio.current_task()))
             raise
 
-    results, _ = wait_first_in_a_loop(
+    results, fetcher = wait_first_in_a_loop(
         consumer, hand_over(), suspended.wait(), meanwhile=suspended.set
     )
     assert results.results == [True]  # the suspension's wait won
-    assert outcome == ["cancelled"]
+    assert outcome[0] == ("started", fetcher)
+    assert outcome[1][0] == "cancelled" and outcome[1][1] not in (fetcher, None)
+    assert len(outcome) == 2
+
+
+def test_a_hand_over_that_fails_at_once_raises_in_the_fetcher(consumer: Consumer) -> None:
+    async def hand_over() -> None:
+        raise KeyError("no callback for this partition")
+
+    async def suspended() -> None:
+        raise AssertionError("never started")
+
+    with pytest.raises(KeyError, match="no callback"):
+        wait_first_in_a_loop(consumer, hand_over(), suspended())
+    gc.collect()  # `suspended()` was closed: no "never awaited" warning
+
+
+def test_a_stopped_consumer_answers_stopped_as_mode_does(consumer: Consumer) -> None:
+    async def hand_over() -> str:
+        return "delivered"
+
+    consumer._stopped.set()
+    results, _ = wait_first_in_a_loop(consumer, hand_over(), asyncio.Event().wait())
+    assert results == ([], [], True)
