@@ -95,7 +95,7 @@ class Routing:
 # worker and the broker more than the routing. Faust's window starts when the previous batch is
 # done, not when a post arrives, so a post waits about half of it, and then for the rest of its
 # batch to be routed: with 10 ms instead of 30 ms the benchmark's p50 latency fell by 11-22 ms in
-# four alternating pairs of runs of five, throughput within the noise in four (README, Speed).
+# four of five alternating pairs of runs, throughput within the noise in four (README, Speed).
 BATCH_MAX = 500
 BATCH_WAIT = 0.01
 
