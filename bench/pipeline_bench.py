@@ -10,6 +10,8 @@ Starts its own broker (deploy/kafka/broker.sh, free ports, temporary data) and, 
    this client on this machine. Measured the same way.
 3. Latency: posts produced at --rate for --seconds through the Faust worker; for each routed
    event, the time from the post's send to the event being read by a subscriber.
+4. The same for the bare loop, the worker stopped: fresh posts through `mentions.raw` into the
+   worker's own topics, read by the same subscriber. It is the baseline for the latency figures.
 """
 
 from __future__ import annotations
@@ -142,15 +144,24 @@ def wait_for_events(broker: str, topics: list[str], expected: int, timeout: floa
     return last
 
 
-async def bare_loop(broker: str, registry: Registry, stop: asyncio.Event) -> None:
-    """consume -> route -> produce, committing a batch once all its events are acknowledged."""
+async def bare_loop(
+    broker: str,
+    registry: Registry,
+    stop: asyncio.Event,
+    *,
+    prefix: str = BARE,
+    ready: threading.Event | None = None,
+) -> None:
+    """consume -> route -> produce, committing a batch once all its events are acknowledged.
+    Reads `prefix` + `mentions.raw` from the start into `prefix` + the worker's topics; with
+    `ready`, reads only what comes after `ready` is set."""
     router = Router(registry, VerificationPolicy(), set())
     consumer = AIOKafkaConsumer(
-        BARE + RAW_TOPIC,
+        prefix + RAW_TOPIC,
         bootstrap_servers=broker,
-        group_id="bare-loop",
+        group_id=f"{prefix}bare-loop",
         enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        auto_offset_reset="earliest" if ready is None else "latest",
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=broker, acks="all", linger_ms=5, enable_idempotence=True
@@ -158,6 +169,12 @@ async def bare_loop(broker: str, registry: Registry, stop: asyncio.Event) -> Non
     await consumer.start()
     await producer.start()
     try:
+        if ready is not None:
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=100)  # nothing is sent before `ready`
+            for tp in consumer.assignment():
+                await consumer.position(tp)  # the end of the partition, from now on
+            ready.set()
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             pending = []
@@ -171,7 +188,7 @@ async def bare_loop(broker: str, registry: Registry, stop: asyncio.Event) -> Non
                     for topic, key, event in router.route_line(record.value, source=where):  # type: ignore[arg-type]
                         pending.append(
                             await producer.send(
-                                BARE + topic,
+                                prefix + topic,
                                 orjson.dumps(event),
                                 key=None if key is None else key.encode(),
                             )
@@ -202,6 +219,25 @@ def run_bare(
     loop.call_soon_threadsafe(stop.set)
     thread.join()
     return last - start
+
+
+@contextlib.contextmanager
+def bare_loop_on_raw(broker: str, registry: Registry) -> Iterator[None]:
+    """The bare loop, in place of the worker (which must be stopped), from what comes next."""
+    stop, ready = asyncio.Event(), threading.Event()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(bare_loop(broker, registry, stop, prefix="", ready=ready),),
+    )
+    thread.start()
+    try:
+        if not ready.wait(timeout=60):
+            sys.exit("pipeline_bench: the bare loop got no partitions of mentions.raw in 60 s")
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join()
 
 
 def _subscriber(broker: str, topics: list[str], ready: Any, stop: Any, out: Any) -> None:
@@ -339,8 +375,15 @@ def main() -> None:
 
             fresh = messages(registry, int(args.rate * args.seconds), seed=12)
             waits = latency(broker, fresh, rate=args.rate, outputs=outputs, env=env, tmp=tmp)
+            worker.terminate()
+            worker.wait(timeout=60)
+            fresh = messages(registry, int(args.rate * args.seconds), seed=13)
+            with bare_loop_on_raw(broker, registry):
+                bare_waits = latency(
+                    broker, fresh, rate=args.rate, outputs=outputs, env=env, tmp=tmp
+                )
         finally:
-            if worker is not None:
+            if worker is not None and worker.poll() is None:
                 worker.terminate()
                 worker.wait(timeout=60)
 
@@ -351,10 +394,16 @@ def main() -> None:
             f"{bare_rate:,.0f}/s, ratio {faust_rate / bare_rate:.2f}x (target: at least 0.5x)"
         )
     cuts = statistics.quantiles(waits, n=100)
+    bare_cuts = statistics.quantiles(bare_waits, n=100)
     print(
         f"latency at {args.rate:.0f}/s over {args.seconds:.0f} s ({len(waits)} events): "
         f"p50 {cuts[49] * 1000:.0f} ms, p95 {cuts[94] * 1000:.0f} ms, "
         f"p99 {cuts[98] * 1000:.0f} ms (target: p99 at most 100 ms)"
+    )
+    print(
+        f"latency of the bare aiokafka loop, the same way ({len(bare_waits)} events): "
+        f"p50 {bare_cuts[49] * 1000:.0f} ms, p95 {bare_cuts[94] * 1000:.0f} ms, "
+        f"p99 {bare_cuts[98] * 1000:.0f} ms; Faust's p99 is {cuts[98] / bare_cuts[98]:.2f}x it"
     )
 
 
