@@ -170,7 +170,7 @@ async def bare_loop(
     await producer.start()
     try:
         if ready is not None:
-            while not consumer.assignment():
+            while not consumer.assignment() and not stop.is_set():
                 await consumer.getmany(timeout_ms=100)  # nothing is sent before `ready`
             for tp in consumer.assignment():
                 await consumer.position(tp)  # the end of the partition, from now on
@@ -253,7 +253,7 @@ async def _subscribe(broker: str, topics: list[str], ready: Any, stop: Any, out:
         *topics,
         bootstrap_servers=broker,
         auto_offset_reset="latest",
-        group_id="bench-latency",
+        group_id=f"bench-latency-{os.getpid()}",  # each phase from its own start, not the last's
         fetch_max_wait_ms=10,
     )
     await consumer.start()
