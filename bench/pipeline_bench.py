@@ -201,6 +201,32 @@ async def bare_loop(
         await producer.stop()
 
 
+@contextlib.contextmanager
+def bare_loop_running(
+    broker: str, registry: Registry, *, prefix: str = BARE, from_now: bool = False
+) -> Iterator[None]:
+    """`bare_loop` in a thread of its own while the block runs; `from_now`: only what is sent
+    in the block (its `ready`)."""
+    stop = asyncio.Event()
+    ready = threading.Event() if from_now else None
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(bare_loop(broker, registry, stop, prefix=prefix, ready=ready),),
+    )
+    thread.start()
+    try:
+        if ready is not None and not ready.wait(timeout=60):
+            sys.exit(
+                f"pipeline_bench: the bare loop got no partitions of {prefix}{RAW_TOPIC} in 60 s"
+            )
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join()
+        loop.close()
+
+
 def run_bare(
     broker: str,
     registry: Registry,
@@ -208,36 +234,10 @@ def run_bare(
     outputs: list[str],
     expected: int,
 ) -> float:
-    stop = asyncio.Event()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete, args=(bare_loop(broker, registry, stop),)
-    )
-    thread.start()
-    start = produce(broker, BARE + RAW_TOPIC, posts)
-    last = wait_for_events(broker, [BARE + t for t in outputs], expected, timeout=900)
-    loop.call_soon_threadsafe(stop.set)
-    thread.join()
+    with bare_loop_running(broker, registry):
+        start = produce(broker, BARE + RAW_TOPIC, posts)
+        last = wait_for_events(broker, [BARE + t for t in outputs], expected, timeout=900)
     return last - start
-
-
-@contextlib.contextmanager
-def bare_loop_on_raw(broker: str, registry: Registry) -> Iterator[None]:
-    """The bare loop, in place of the worker (which must be stopped), from what comes next."""
-    stop, ready = asyncio.Event(), threading.Event()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(bare_loop(broker, registry, stop, prefix="", ready=ready),),
-    )
-    thread.start()
-    try:
-        if not ready.wait(timeout=60):
-            sys.exit("pipeline_bench: the bare loop got no partitions of mentions.raw in 60 s")
-        yield
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join()
 
 
 def _subscriber(broker: str, topics: list[str], ready: Any, stop: Any, out: Any) -> None:
@@ -378,7 +378,8 @@ def main() -> None:
             worker.terminate()
             worker.wait(timeout=60)
             fresh = messages(registry, int(args.rate * args.seconds), seed=13)
-            with bare_loop_on_raw(broker, registry):
+            # In place of the worker, now stopped, on its own topics.
+            with bare_loop_running(broker, registry, prefix="", from_now=True):
                 bare_waits = latency(
                     broker, fresh, rate=args.rate, outputs=outputs, env=env, tmp=tmp
                 )
