@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,17 +25,41 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def broker(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[str]:
     """The broker the integration tests share."""
-    with running_broker(tmp_path_factory) as address:
+    with running_broker(tmp_path_factory, pytestconfig) as address:
         yield address
+
+
+def tolerate_leaked_sockets(config: pytest.Config, ports: list[int]) -> None:
+    """Lets the tests pass when kafka-python leaves a socket to one of these broker ports unclosed:
+    in the test that runs now, and in the later ones.
+
+    kafka-python 3.0.12 can: a client closed while a request is still in its write buffer, or
+    while a connection is being made, cancels the task that would have closed the socket. The
+    socket then closes when collected, with a warning that would fail whatever test runs then.
+    Unclosed sockets to anything else still fail."""
+    for port in ports:
+        socket_to_broker = rf"<socket\.socket [^>]*raddr=\('[^']*', {port}\)>"
+        for message, category, name in [
+            (f"unclosed {socket_to_broker}", ResourceWarning, "ResourceWarning"),
+            (
+                f"Exception ignored in. {socket_to_broker}",
+                pytest.PytestUnraisableExceptionWarning,
+                "pytest.PytestUnraisableExceptionWarning",
+            ),
+        ]:
+            warnings.filterwarnings("ignore", message, category)
+            config.addinivalue_line("filterwarnings", f"ignore:{message}:{name}")
 
 
 class BrokerProcess:
     """A one-node KRaft broker on free ports with its data in `data_dir`, started and stopped
     through the README's own script; stopping and starting again keeps its data."""
 
-    def __init__(self, data_dir: Path, nodes: int = 1, sasl: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, config: pytest.Config, nodes: int = 1, sasl: bool = False
+    ) -> None:
         port = free_port()
         while True:  # node N takes port + 2(N-1) and the port after it
             with contextlib.ExitStack() as taken:
@@ -53,6 +78,7 @@ class BrokerProcess:
             "KAFKA_SASL": "1" if sasl else "0",
         }
         self.address = ",".join(f"localhost:{port + 2 * node}" for node in range(nodes))
+        tolerate_leaked_sockets(config, [port + 2 * node for node in range(nodes)])
 
     def start(self) -> None:
         started = subprocess.run(
@@ -77,9 +103,11 @@ class BrokerProcess:
 
 
 @contextlib.contextmanager
-def running_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def running_broker(
+    tmp_path_factory: pytest.TempPathFactory, config: pytest.Config
+) -> Iterator[str]:
     """A one-node KRaft broker on free ports, in a fresh data directory."""
-    with BrokerProcess(tmp_path_factory.mktemp("kafka")) as process:
+    with BrokerProcess(tmp_path_factory.mktemp("kafka"), config) as process:
         yield process.address
 
 

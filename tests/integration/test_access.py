@@ -25,8 +25,10 @@ SAMPLE = ROOT / "deploy" / "samples" / "mentions.jsonl"
 
 
 @pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    with BrokerProcess(tmp_path_factory.mktemp("secured"), sasl=True) as process:
+def secured(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[BrokerProcess]:
+    with BrokerProcess(tmp_path_factory.mktemp("secured"), pytestconfig, sasl=True) as process:
         yield process
 
 

@@ -20,8 +20,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    with BrokerProcess(tmp_path_factory.mktemp("cluster"), nodes=3) as process:
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[BrokerProcess]:
+    with BrokerProcess(tmp_path_factory.mktemp("cluster"), pytestconfig, nodes=3) as process:
         yield process
 
 

@@ -29,9 +29,11 @@ RATE = 300  # posts/s: a 10 s stream the worker keeps up with, so a fault lands 
 
 
 @pytest.fixture
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+def kafka(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[BrokerProcess]:
     """A broker for one test only: each test counts every event on the topics."""
-    with BrokerProcess(tmp_path_factory.mktemp("kafka")) as process:
+    with BrokerProcess(tmp_path_factory.mktemp("kafka"), pytestconfig) as process:
         yield process
 
 

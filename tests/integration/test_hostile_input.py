@@ -24,9 +24,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def broker(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[str]:
     """A broker of its own: the test compares every event on the topics."""
-    with running_broker(tmp_path_factory) as address:
+    with running_broker(tmp_path_factory, pytestconfig) as address:
         yield address
 
 

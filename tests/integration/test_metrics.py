@@ -29,10 +29,10 @@ GARBAGE = b'{"data": {"id": 17}}\n'
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def broker(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[str]:
     """A broker of its own: the counters must see only this test's mentions, and the other
     tests must not see them either."""
-    with running_broker(tmp_path_factory) as address:
+    with running_broker(tmp_path_factory, pytestconfig) as address:
         yield address
 
 

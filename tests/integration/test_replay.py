@@ -54,9 +54,9 @@ class History:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def broker(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[str]:
     """A broker of its own: time windows need timestamps that only grow along the log."""
-    with running_broker(tmp_path_factory) as address:
+    with running_broker(tmp_path_factory, pytestconfig) as address:
         yield address
 
 
