@@ -77,8 +77,9 @@ class BrokerProcess:
             "KAFKA_NODES": str(nodes),
             "KAFKA_SASL": "1" if sasl else "0",
         }
-        self.address = ",".join(f"localhost:{port + 2 * node}" for node in range(nodes))
-        tolerate_leaked_sockets(config, [port + 2 * node for node in range(nodes)])
+        client_ports = [port + 2 * node for node in range(nodes)]
+        self.address = ",".join(f"localhost:{client_port}" for client_port in client_ports)
+        tolerate_leaked_sockets(config, client_ports)
 
     def start(self) -> None:
         started = subprocess.run(
