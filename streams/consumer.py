@@ -16,7 +16,8 @@ the offsets, which are then skipped with an error. A partition never committed c
 committed at its earliest offset.
 
 Faust's fetcher hands each message to the streams through `wait_first`, which here runs the
-hand-over at once and makes Mode's tasks only when it has to wait (`wait_first` below).
+hand-over at once and makes Mode's tasks only when it has to wait (`wait_first` below). And
+aiokafka's consumer runs on the worker's event loop, not in a thread of Faust's (`_ConsumerThread`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 from mode.services import WaitArgT, WaitResults
+from mode.utils.futures import maybe_async
 from mode.utils.times import Seconds
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,36 @@ FETCH_MAX_WAIT_MS = 20
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer service, run on the worker's event loop instead of a thread of its own.
+
+    Faust runs aiokafka's consumer in a thread with its own event loop and reaches it through a
+    method queue: every fetch crossed to that thread and back, and the two threads took turns at
+    the GIL, where one back from a socket call may wait out the switch interval (5 ms) while the
+    other runs. Faust does so that the consumer keeps its group membership while agents block
+    the loop; this worker's agent routes a batch (at most 500 posts) in tens of milliseconds, far
+    within the session timeout (`ADUAN_WORKER_SESSION_TIMEOUT`, 6 s by default)."""
+
+    def __init__(self, consumer: Any, *, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
+        super().__init__(consumer, loop=loop, thread_loop=loop, **kwargs)
+        self._serving: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Mode's start, with the thread's body (`_serve`) a task on this loop."""
+        self._thread_started.set()
+        self._thread_running = self.parent_loop.create_future()
+        self._serving = self.parent_loop.create_task(self._serve())
+        try:
+            await self._thread_running  # set once started, or to the exception it crashed with
+        finally:
+            self._thread_running = None
+
+    async def _gather_remaining_tasks(self) -> None:
+        """Mode cancels every task left on the thread's loop when it ends: here the worker's."""
+
+    async def call_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Runs `fun` here; Faust passes both plain functions and coroutine functions."""
+        return await maybe_async(fun(*args, **kwargs))
+
     def _create_worker_consumer(
         self, transport: faust_aiokafka.Transport
     ) -> aiokafka.AIOKafkaConsumer:

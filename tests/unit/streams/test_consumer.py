@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Set
 from pathlib import Path
 from typing import Any, cast
@@ -32,9 +33,7 @@ def app(tmp_path: Path) -> Iterator[faust.App]:
     app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
     app.topics.acking_topics.add(RAW.topic)  # what subscribing the agent to the topic does
     yield app
-    # The consumer thread's event loop, and the app's (normally `loop`)
-    app.consumer._thread.thread_loop.close()  # type: ignore[attr-defined]
-    app.loop.close()
+    app.loop.close()  # normally `loop`
     loop.close()
     asyncio.set_event_loop(None)
 
@@ -213,6 +212,55 @@ def test_the_worker_consumer_asks_the_broker_to_hold_a_fetch_briefly(app: faust.
 
     assert asyncio.run(fetch_waits()) == (1500, FETCH_MAX_WAIT_MS)
     assert FETCH_MAX_WAIT_MS < 100
+
+
+def test_the_consumer_runs_on_the_workers_event_loop_not_in_a_thread(
+    app: faust.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started and stopped as the worker does, without aiokafka's consumer (no broker here)."""
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    started_in: list[tuple[threading.Thread, asyncio.AbstractEventLoop]] = []
+
+    async def on_start(self: AIOKafkaConsumerThread) -> None:
+        started_in.append((threading.current_thread(), asyncio.get_running_loop()))
+
+    monkeypatch.setattr(AIOKafkaConsumerThread, "on_start", on_start)
+
+    async def start_and_stop() -> tuple[int, asyncio.Task[None]]:
+        other = asyncio.create_task(asyncio.sleep(60))  # another task of the worker's
+        threads = threading.active_count()
+        await thread.start()
+        threads_started = threading.active_count() - threads
+        await thread.stop()
+        await asyncio.sleep(0.01)  # time for a cancellation to land
+        return threads_started, other
+
+    threads_started, other = app.loop.run_until_complete(start_and_stop())
+    assert started_in == [(threading.main_thread(), app.loop)]
+    assert threads_started == 0
+    assert thread._shutdown.is_set()  # stopped all the way
+    assert not other.done()  # Mode's thread cancels all its loop's tasks when it ends
+    other.cancel()
+
+
+def test_calls_to_the_consumer_run_in_the_task_that_makes_them(app: faust.App) -> None:
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+
+    def a_function() -> list[asyncio.Task[Any] | None]:
+        return [asyncio.current_task()]  # in a list: a task alone is awaitable
+
+    async def a_coroutine_function() -> list[asyncio.Task[Any] | None]:
+        return a_function()
+
+    async def calls() -> tuple[Any, Any, Any]:
+        return (
+            await thread.call_thread(a_function),
+            await thread.call_thread(a_coroutine_function),
+            a_function(),
+        )
+
+    plain, coroutine, caller = app.loop.run_until_complete(calls())
+    assert plain == coroutine == caller != [None]
 
 
 def wait_first_in_a_loop(
