@@ -53,7 +53,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     the GIL, where one back from a socket call may wait out the switch interval (5 ms) while the
     other runs. Faust does so that the consumer keeps its group membership while agents block
     the loop; this worker's agent routes a batch (at most 500 posts) in tens of milliseconds, far
-    within the session timeout (`ADUAN_WORKER_SESSION_TIMEOUT`, 6 s by default)."""
+    within the session timeout (`ADUAN_WORKER_SESSION_TIMEOUT`: 10 s by default, at least 6 s)."""
 
     def __init__(self, consumer: Any, *, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
         super().__init__(consumer, loop=loop, thread_loop=loop, **kwargs)
