@@ -51,9 +51,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     Faust runs aiokafka's consumer in a thread with its own event loop and reaches it through a
     method queue: every fetch crossed to that thread and back, and the two threads took turns at
     the GIL, where one back from a socket call may wait out the switch interval (5 ms) while the
-    other runs. Faust does so that the consumer keeps its group membership while agents block
-    the loop; this worker's agent routes a batch (at most 500 posts) in tens of milliseconds, far
-    within the session timeout (`ADUAN_WORKER_SESSION_TIMEOUT`: 10 s by default, at least 6 s)."""
+    other runs. Faust presumably does so that the consumer keeps its group membership while
+    agents block the loop; this worker's agent routes a full batch (500 posts) in a fraction of a
+    second, far within the session timeout (`ADUAN_WORKER_SESSION_TIMEOUT`, 10 s by default)."""
 
     def __init__(self, consumer: Any, *, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
         super().__init__(consumer, loop=loop, thread_loop=loop, **kwargs)
@@ -62,12 +62,36 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     async def start(self) -> None:
         """Mode's start, with the thread's body (`_serve`) a task on this loop."""
         self._thread_started.set()
-        self._thread_running = self.parent_loop.create_future()
+        self._thread_running = running = self.parent_loop.create_future()
         self._serving = self.parent_loop.create_task(self._serve())
+        self._serving.add_done_callback(self._on_served)
         try:
-            await self._thread_running  # set once started, or to the exception it crashed with
+            await running  # set once started, or to the exception it crashed with
         finally:
             self._thread_running = None
+
+    def _on_served(self, serving: asyncio.Task[None]) -> None:
+        """What Mode's thread does when its body fails: it sets the shutdown `stop` waits for
+        (Mode's body sets it last, so a failure while stopping would leave `stop` waiting for
+        a minute), and a `start` still waiting hears of it."""
+        failure = None if serving.cancelled() else serving.exception()
+        if not serving.cancelled() and failure is None:
+            return
+        if failure is not None:
+            log.error("Faust's consumer service failed", exc_info=failure)
+        self.set_shutdown()
+        running = self._thread_running
+        if running is not None and not running.done():
+            if failure is None:
+                running.cancel()
+            else:
+                running.set_exception(failure)
+
+    async def stop(self) -> None:
+        """Mode's stop, then the wait for the body to end, as Mode joins its thread."""
+        await super().stop()
+        if self._serving is not None:
+            await asyncio.wait({self._serving})
 
     async def _gather_remaining_tasks(self) -> None:
         """Mode cancels every task left on the thread's loop when it ends: here the worker's."""

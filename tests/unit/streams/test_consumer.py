@@ -217,7 +217,7 @@ def test_the_worker_consumer_asks_the_broker_to_hold_a_fetch_briefly(app: faust.
 def test_the_consumer_runs_on_the_workers_event_loop_not_in_a_thread(
     app: faust.App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Started and stopped as the worker does, without aiokafka's consumer (no broker here)."""
+    """Started and stopped through Mode, without aiokafka's consumer (no broker here)."""
     thread = app.consumer._thread  # type: ignore[attr-defined]
     started_in: list[tuple[threading.Thread, asyncio.AbstractEventLoop]] = []
 
@@ -229,18 +229,59 @@ def test_the_consumer_runs_on_the_workers_event_loop_not_in_a_thread(
     async def start_and_stop() -> tuple[int, asyncio.Task[None]]:
         other = asyncio.create_task(asyncio.sleep(60))  # another task of the worker's
         threads = threading.active_count()
-        await thread.start()
+        await asyncio.wait_for(thread.start(), 5)  # a hang fails, not blocks, the test
         threads_started = threading.active_count() - threads
-        await thread.stop()
-        await asyncio.sleep(0.01)  # time for a cancellation to land
+        await asyncio.wait_for(thread.stop(), 5)
         return threads_started, other
 
     threads_started, other = app.loop.run_until_complete(start_and_stop())
     assert started_in == [(threading.main_thread(), app.loop)]
     assert threads_started == 0
-    assert thread._shutdown.is_set()  # stopped all the way
+    assert thread._serving.done() and thread._serving.exception() is None  # ended, and well
     assert not other.done()  # Mode's thread cancels all its loop's tasks when it ends
     other.cancel()
+
+
+def test_a_consumer_that_fails_to_start_fails_the_start(
+    app: faust.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def on_start(self: AIOKafkaConsumerThread) -> None:
+        raise OSError("broker unreachable")
+
+    monkeypatch.setattr(AIOKafkaConsumerThread, "on_start", on_start)
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    with pytest.raises(OSError, match="broker unreachable"):
+        app.loop.run_until_complete(asyncio.wait_for(thread.start(), 5))
+
+
+def test_a_consumer_that_fails_to_stop_still_lets_the_worker_stop(
+    app: faust.App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mode sets the shutdown `stop` waits for after stopping the consumer: without the
+    service's own handling, `stop` would wait a minute (Mode's shutdown timeout)."""
+
+    async def on_start(self: AIOKafkaConsumerThread) -> None:
+        """No aiokafka consumer: no broker here."""
+
+    async def on_thread_stop(self: AIOKafkaConsumerThread) -> None:
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(AIOKafkaConsumerThread, "on_start", on_start)
+    monkeypatch.setattr(AIOKafkaConsumerThread, "on_thread_stop", on_thread_stop)
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+
+    async def start_and_stop() -> None:
+        await asyncio.wait_for(thread.start(), 5)
+        await asyncio.wait_for(thread.stop(), 5)
+        # The service's children its failed stop left running go as the worker exits them.
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+
+    app.loop.run_until_complete(start_and_stop())
+    assert isinstance(thread._serving.exception(), OSError)
+    assert "consumer service failed" in caplog.text and "connection reset" in caplog.text
 
 
 def test_calls_to_the_consumer_run_in_the_task_that_makes_them(app: faust.App) -> None:
@@ -259,7 +300,8 @@ def test_calls_to_the_consumer_run_in_the_task_that_makes_them(app: faust.App) -
             a_function(),
         )
 
-    plain, coroutine, caller = app.loop.run_until_complete(calls())
+    # In a task of its own, so that a hang fails the test instead of blocking it.
+    plain, coroutine, caller = app.loop.run_until_complete(asyncio.wait_for(calls(), 5))
     assert plain == coroutine == caller != [None]
 
 
