@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import time
@@ -17,10 +18,22 @@ ROOT = Path(__file__).resolve().parents[2]
 BROKER_SH = ROOT / "deploy" / "kafka" / "broker.sh"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        port: int = sock.getsockname()[1]
+def free_port(span: int = 1) -> int:
+    """The first of `span` free consecutive ports, below the kernel's ephemeral range: there an
+    outgoing connection could take a port between its choice and the broker's bind (a node of a
+    three-node cluster once found its port taken so)."""
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768  # Linux's default
+    while True:
+        port = random.randrange(10_000, ephemeral - span)
+        with contextlib.ExitStack() as taken:
+            try:
+                for offset in range(span):
+                    taken.enter_context(socket.socket()).bind(("localhost", port + offset))
+            except OSError:
+                continue
         return port
 
 
@@ -60,15 +73,7 @@ class BrokerProcess:
     def __init__(
         self, data_dir: Path, config: pytest.Config, nodes: int = 1, sasl: bool = False
     ) -> None:
-        port = free_port()
-        while True:  # node N takes port + 2(N-1) and the port after it
-            with contextlib.ExitStack() as taken:
-                try:
-                    for offset in range(1, 2 * nodes):
-                        taken.enter_context(socket.socket()).bind(("localhost", port + offset))
-                    break
-                except OSError:
-                    port = free_port()
+        port = free_port(2 * nodes)  # node N takes port + 2(N-1) and the port after it
         self.data_dir = data_dir
         self.env = {
             **os.environ,
