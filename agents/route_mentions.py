@@ -95,9 +95,11 @@ class Routing:
 # worker and the broker more than the routing. Faust's window starts when the previous batch is
 # done, not when a post arrives, so a post waits about half of it, and then for the rest of its
 # batch to be routed: with 10 ms instead of 30 ms the benchmark's p50 latency fell by 11-22 ms in
-# four of five alternating pairs of runs, throughput within the noise in four (README, Speed).
+# four of five alternating pairs of runs; 5 ms (with the producer's linger at 1 ms, not 5 ms)
+# lowered it by 1 to 18 ms in four pairs of six, for the same CPU, and the change's runs in the
+# other two lost the most time to CPU steal (README, Speed).
 BATCH_MAX = 500
-BATCH_WAIT = 0.01
+BATCH_WAIT = 0.005
 
 
 def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.AgentT[Any]:

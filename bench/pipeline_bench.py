@@ -279,9 +279,10 @@ def latency(
     outputs: list[str],
     env: dict[str, str],
     tmp: str,
-) -> list[float]:
-    """Seconds from each post's send (its CreateTime in mentions.raw, set by `aduan produce
-    --rate`) to its routed events becoming readable by a subscriber."""
+) -> tuple[list[tuple[float, float]], str]:
+    """(send time, seconds until readable) for each routed event: from its post's send (the
+    post's CreateTime in mentions.raw, set by `aduan produce --rate`) to a subscriber reading
+    it; and the machine's CPU steal while the posts were sent."""
     source = Path(tmp) / "latency.jsonl"
     source.write_bytes(b"".join(value + b"\n" for _, value in posts))
     context = multiprocessing.get_context("spawn")
@@ -290,6 +291,7 @@ def latency(
     reader = context.Process(target=_subscriber, args=(broker, complaints, ready, stop, out))
     reader.start()
     ready.wait(timeout=60)
+    before = cpu_ticks()
     subprocess.run(
         ["aduan", "produce", "--file", str(source), "--rate", str(rate)],
         env=env,
@@ -297,12 +299,53 @@ def latency(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    steal = steal_share(before, cpu_ticks())
     time.sleep(3)
     stop.set()
     arrivals = out.get(timeout=60)
     reader.join()
-    sent = {key.decode(): stamp for key, stamp in read_timestamps(broker, RAW_TOPIC)}
-    return [arrived - sent[tweet] for tweet, arrived in arrivals if tweet in sent]
+    sent: dict[str, float] = {}
+    for key, stamp in read_timestamps(broker, RAW_TOPIC):
+        # A redelivered post (1% of the synthetic mix) is on mentions.raw twice, and only its
+        # first copy is routed: its events date from that one.
+        sent.setdefault(key.decode(), stamp)
+    waits = [(sent[tweet], arrived - sent[tweet]) for tweet, arrived in arrivals if tweet in sent]
+    return waits, steal
+
+
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time so far by kind, in ticks (Linux's /proc/stat; empty elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(ticks) for ticks in stat.readline().split()[1:]]
+    except OSError:
+        return []
+
+
+def steal_share(before: list[int], after: list[int]) -> str:
+    """The share of CPU time the hypervisor gave to other guests: in a VM, what the pipeline
+    lost to its neighbours (the 8th field of /proc/stat's cpu line)."""
+    if len(before) < 8 or len(after) < 8:
+        return "unknown"
+    spent = [a - b for a, b in zip(after, before, strict=True)]
+    return f"{spent[7] / sum(spent):.0%}"
+
+
+WARM_UP = 1.0
+"""Seconds at the start of a latency run whose posts the percentiles leave out: the pipeline is
+starting then (`aduan produce` connects and gets its producer id; the worker or the bare loop
+wakes from idle), as a long-running one does once. In three full runs on 2026-12-01, the posts of
+the first 0.2 s waited a median 36 to 89 ms in each pipeline's run, and the first second's posts
+were 6 to 96 of the 220 events past its p99."""
+
+
+def percentiles(waits: list[tuple[float, float]]) -> tuple[list[float], list[float], int]:
+    """Percentile cuts of the waits of posts sent after the first WARM_UP seconds, the cuts of
+    all of them, and how many the first are."""
+    first = min(sent for sent, _ in waits)
+    steady = [wait for sent, wait in waits if sent >= first + WARM_UP]
+    everything = [wait for _, wait in waits]
+    return statistics.quantiles(steady, n=100), statistics.quantiles(everything, n=100), len(steady)
 
 
 def read_timestamps(broker: str, topic: str) -> list[tuple[bytes, float]]:
@@ -374,13 +417,13 @@ def main() -> None:
                 faust_seconds = wait_for_events(broker, outputs, expected, timeout=1800) - start
 
             fresh = messages(registry, int(args.rate * args.seconds), seed=12)
-            waits = latency(broker, fresh, rate=args.rate, outputs=outputs, env=env, tmp=tmp)
+            waits, steal = latency(broker, fresh, rate=args.rate, outputs=outputs, env=env, tmp=tmp)
             worker.terminate()
             worker.wait(timeout=60)
             fresh = messages(registry, int(args.rate * args.seconds), seed=13)
             # In place of the worker, now stopped, on its own topics.
             with bare_loop_running(broker, registry, prefix="", from_now=True):
-                bare_waits = latency(
+                bare_waits, bare_steal = latency(
                     broker, fresh, rate=args.rate, outputs=outputs, env=env, tmp=tmp
                 )
         finally:
@@ -394,17 +437,21 @@ def main() -> None:
             f"throughput, {len(posts)} posts: Faust {faust_rate:,.0f}/s, bare aiokafka loop "
             f"{bare_rate:,.0f}/s, ratio {faust_rate / bare_rate:.2f}x (target: at least 0.5x)"
         )
-    cuts = statistics.quantiles(waits, n=100)
-    bare_cuts = statistics.quantiles(bare_waits, n=100)
+    cuts, all_cuts, steady = percentiles(waits)
+    bare_cuts, bare_all_cuts, bare_steady = percentiles(bare_waits)
     print(
-        f"latency at {args.rate:.0f}/s over {args.seconds:.0f} s ({len(waits)} events): "
-        f"p50 {cuts[49] * 1000:.0f} ms, p95 {cuts[94] * 1000:.0f} ms, "
-        f"p99 {cuts[98] * 1000:.0f} ms (target: p99 at most 100 ms)"
+        f"latency at {args.rate:.0f}/s over {args.seconds:.0f} s ({steady} events after the "
+        f"first {WARM_UP:.0f} s): p50 {cuts[49] * 1000:.0f} ms, p95 {cuts[94] * 1000:.0f} ms, "
+        f"p99 {cuts[98] * 1000:.0f} ms (target: p99 at most 100 ms); with the first "
+        f"{WARM_UP:.0f} s ({len(waits)} events): p99 {all_cuts[98] * 1000:.0f} ms; CPU steal "
+        f"{steal}"
     )
     print(
-        f"latency of the bare aiokafka loop, the same way ({len(bare_waits)} events): "
+        f"latency of the bare aiokafka loop, the same way ({bare_steady} events): "
         f"p50 {bare_cuts[49] * 1000:.0f} ms, p95 {bare_cuts[94] * 1000:.0f} ms, "
-        f"p99 {bare_cuts[98] * 1000:.0f} ms; Faust's p99 is {cuts[98] / bare_cuts[98]:.2f}x it"
+        f"p99 {bare_cuts[98] * 1000:.0f} ms; Faust's p99 is {cuts[98] / bare_cuts[98]:.2f}x it; "
+        f"with the first {WARM_UP:.0f} s ({len(bare_waits)} events): "
+        f"p99 {bare_all_cuts[98] * 1000:.0f} ms; CPU steal {bare_steal}"
     )
 
 
