@@ -9,7 +9,9 @@ Starts its own broker (deploy/kafka/broker.sh, free ports, temporary data) and, 
    committing after each batch is acknowledged, over its own copy of the topics: the ceiling for
    this client on this machine. Measured the same way.
 3. Latency: posts produced at --rate for --seconds through the Faust worker; for each routed
-   event, the time from the post's send to the event being read by a subscriber.
+   event, the time from the post's send to the event being read by a subscriber. The percentiles
+   leave out the posts of the first second (WARM_UP) and print the p99 with them too, and the
+   machine's CPU steal during the run.
 4. The same for the bare loop, the worker stopped: fresh posts through `mentions.raw` into the
    worker's own topics, read by the same subscriber. It is the baseline for the latency figures.
 """
