@@ -97,7 +97,7 @@ class Routing:
 # batch to be routed: with 10 ms instead of 30 ms the benchmark's p50 latency fell by 11-22 ms in
 # four of five alternating pairs of runs; 5 ms (with the producer's linger at 1 ms, not 5 ms)
 # lowered it by 1 to 18 ms in four pairs of six, for the same CPU, and the change's runs in the
-# other two lost the most time to CPU steal (README, Speed).
+# other two lost the most time to CPU steal (bench/NOTES.md).
 BATCH_MAX = 500
 BATCH_WAIT = 0.005
 

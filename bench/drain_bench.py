@@ -5,8 +5,9 @@ the worker and the broker in CPU time.
 
 Twice in one run, each time on a fresh broker of its own: fills `mentions.raw` with --count
 synthetic mentions, starts a worker and waits until every routed event is readable. First the
-bare aiokafka loop of pipeline_bench.py (in a process of its own), then `aduan worker`. Unlike
-pipeline_bench.py nothing else produces meanwhile, so the figures show the workers' own cost.
+bare aiokafka loop of pipeline_bench.py (in a process of its own), then `aduan worker`. The rate
+is measured as pipeline_bench.py's throughput; each drain also has a broker of its own, and the
+CPU time is counted from the worker's start to the last event.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from pathlib import Path
 
 import psutil
 from pipeline_bench import (
+    AGENCIES,
+    BARE_LOOP,
+    BARE_READY,
     ROOT,
     expected_events,
     messages,
@@ -36,17 +40,6 @@ from streams.topics import RAW_TOPIC, create_topics
 
 BENCH = str(ROOT / "bench")  # where the bare loop's process imports pipeline_bench from
 
-BARE_WORKER = """
-import asyncio, sys
-from pathlib import Path
-from agents.registry import load_registry
-import pipeline_bench
-pipeline_bench.BARE = ""
-print("Worker]: Ready", flush=True)
-registry = load_registry(Path(sys.argv[2]))
-asyncio.run(pipeline_bench.bare_loop(sys.argv[1], registry, asyncio.Event()))
-"""
-
 
 def cpu_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
@@ -55,8 +48,7 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
     """Posts per second, and CPU seconds per post of the worker and of the broker."""
-    agencies = ROOT / "deploy" / "agencies.yaml"
-    registry = load_registry(agencies)
+    registry = load_registry(AGENCIES)
     with (
         tempfile.TemporaryDirectory() as tmp,
         # The caller's PYTHONPATH is kept, so that a worker runs the code it points to.
@@ -74,30 +66,32 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
             expected = expected_events(registry, posts)
             produce(broker, RAW_TOPIC, posts)
 
-            command = ["aduan", "worker"]
+            command, ready_line = ["aduan", "worker"], b"Worker]: Ready"
             if bare:
-                command = [sys.executable, "-c", BARE_WORKER, broker, str(agencies)]
+                command = [sys.executable, "-c", BARE_LOOP, broker, str(AGENCIES), ""]
+                ready_line = BARE_READY.encode()
             log_path = Path(tmp) / "worker.log"
             with log_path.open("wb") as log:
                 worker = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-            while b"Worker]: Ready" not in log_path.read_bytes():
+            while ready_line not in log_path.read_bytes():
                 if worker.poll() is not None:
                     sys.exit("drain_bench: the worker exited:\n" + log_path.read_text())
                 time.sleep(0.2)
-            ready = time.time()
             kafka = next(
-                p for p in psutil.process_iter(["cmdline"]) if "kafka.Kafka" in p.info["cmdline"]
+                p
+                for p in psutil.process_iter(["cmdline"])
+                if "kafka.Kafka" in p.info["cmdline"] and tmp in " ".join(p.info["cmdline"])
             )
             processes = {"worker": psutil.Process(worker.pid), "broker": kafka}
             before = {name: cpu_seconds(p) for name, p in processes.items()}
-            last = wait_for_events(broker, outputs, expected, timeout=1800)
+            first, last = wait_for_events(broker, outputs, expected, 1800, source=worker)
             after = {name: cpu_seconds(p) for name, p in processes.items()}
         finally:
             if worker is not None:
                 worker.terminate()
                 worker.wait(timeout=60)
     cost = {name: (after[name] - before[name]) / len(posts) for name in processes}
-    return len(posts) / (last - ready), cost
+    return len(posts) / (last - first), cost
 
 
 def main() -> None:

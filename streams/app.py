@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> faust.App:
         # The agent sends a batch's events in one event-loop turn and the dedup table's changelog
         # writes follow within a few turns, so 1 ms should let them share produce requests (the
         # worker sent no more of them than with 5 ms, counted in one run each); 5 ms held every
-        # event up to 4 ms longer (README, Speed).
+        # event up to 4 ms longer (bench/NOTES.md).
         producer_linger=0.001,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replicas,
@@ -76,7 +76,7 @@ def take_waiting_events_at_once() -> None:
     Faust's stream iterator sleeps 0 s before each event, so a stream took one event from its
     buffer per loop turn, and the loop turned little faster than posts came at 1,000/s: after
     any pause the buffer drained slowly, and the agent's batches began up to 286 ms after their
-    oldest post (README, Speed). Here that sleep returns at once; the iterator still yields
+    oldest post (bench/NOTES.md). Here that sleep returns at once; the iterator still yields
     whenever it waits, for an empty buffer or for the agent to take a full batch."""
     iterator = getattr(faust.streams, "_CStreamIterator", None)
     if iterator is None:  # NO_CYTHON set, or Faust built without its extension

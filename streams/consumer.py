@@ -123,11 +123,11 @@ class Consumer(faust_aiokafka.Consumer):
 
         The fetcher calls this for every message, with the hand-over to the streams first and
         the flow's suspension second. Mode makes a task of each and of the service's stop and
-        crash events, and waits a loop turn: four tasks a message, and one message a turn (README,
-        Speed). Here the fetcher goes on at once, yielding to the loop every 100 messages as
-        Faust's fetcher does, or when a hand-over waits (the stream's buffer full, the flow
-        suspended, Faust's producer buffer over 100 messages): that one goes on through Mode from
-        where it stopped, in a task of its own, so a suspension still cancels it.
+        crash events, and waits a loop turn: four tasks a message, and one message a turn
+        (bench/NOTES.md). Here the fetcher goes on at once, yielding to the loop every 100
+        messages as Faust's fetcher does, or when a hand-over waits (the stream's buffer full, the
+        flow suspended, Faust's producer buffer over 100 messages): that one goes on through Mode
+        from where it stopped, in a task of its own, so a suspension still cancels it.
 
         The first step runs in the fetcher's task. On Python 3.11 nothing the hand-over does
         binds to the current task; from 3.12 `asyncio.wait_for` does (a timeout there would
