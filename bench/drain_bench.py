@@ -23,9 +23,9 @@ from pathlib import Path
 import psutil
 from pipeline_bench import (
     AGENCIES,
-    BARE_LOOP,
     BARE_READY,
     ROOT,
+    bare_loop_command,
     expected_events,
     messages,
     output_topics,
@@ -68,7 +68,7 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
 
             command, ready_line = ["aduan", "worker"], b"Worker]: Ready"
             if bare:
-                command = [sys.executable, "-c", BARE_LOOP, broker, str(AGENCIES), ""]
+                command = bare_loop_command(broker, "")
                 ready_line = BARE_READY.encode()
             log_path = Path(tmp) / "worker.log"
             with log_path.open("wb") as log:
@@ -84,7 +84,7 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
             )
             processes = {"worker": psutil.Process(worker.pid), "broker": kafka}
             before = {name: cpu_seconds(p) for name, p in processes.items()}
-            first, last = wait_for_events(broker, outputs, expected, 1800, source=worker)
+            first, last = wait_for_events(broker, outputs, expected, 1800, (worker, log_path))
             after = {name: cpu_seconds(p) for name, p in processes.items()}
         finally:
             if worker is not None:

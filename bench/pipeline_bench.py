@@ -124,18 +124,24 @@ def wait_for_events(
     topics: list[str],
     expected: int,
     timeout: float,
-    source: subprocess.Popen[bytes] | None = None,
+    source: tuple[subprocess.Popen[bytes], Path] | None = None,
 ) -> tuple[float, float]:
     """Reads `topics` until `expected` events arrived; returns the first and the last one's
-    broker timestamps. Gives up if the `source` process exits first."""
+    broker timestamps. Gives up, with its log, if the `source` process (the worker or the bare
+    loop) exits first."""
     consumer = KafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
     partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t)]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     seen, first, last, deadline = 0, float("inf"), 0.0, time.time() + timeout
     while seen < expected:
-        if time.time() > deadline or (source is not None and source.poll() is not None):
-            sys.exit(f"pipeline_bench: only {seen} of {expected} events; {source} exited?")
+        if time.time() > deadline:
+            sys.exit(f"pipeline_bench: only {seen} of {expected} events after {timeout:.0f} s")
+        if source is not None and source[0].poll() is not None:
+            sys.exit(
+                f"pipeline_bench: only {seen} of {expected} events: the process writing them"
+                f" exited ({source[0].returncode}); its log:\n{source[1].read_text()}"
+            )
         for records in consumer.poll(timeout_ms=500, max_records=5000).values():
             seen += len(records)
             first = min(first, min(r.timestamp for r in records) / 1000)
@@ -223,7 +229,7 @@ def bare_loop_in_place_of_worker(broker: str, registry: Registry) -> Iterator[No
         loop.close()
 
 
-# `bare_loop` as a program: python3 -c BARE_LOOP BROKER AGENCIES PREFIX, with bench/ on the path.
+# `bare_loop` as a program (`bare_loop_command`).
 BARE_LOOP = """
 import asyncio, sys
 from pathlib import Path
@@ -236,17 +242,28 @@ asyncio.run(pipeline_bench.bare_loop(sys.argv[1], registry, asyncio.Event(), pre
 BARE_READY = "bare loop: starting"
 
 
+def bare_loop_command(broker: str, prefix: str) -> list[str]:
+    """The bare loop's command line; run it with bench/ on PYTHONPATH. With -P the working
+    directory does not come first on the path, so that it imports the aduan PYTHONPATH points
+    to, as the worker does."""
+    return [sys.executable, "-P", "-c", BARE_LOOP, broker, str(AGENCIES), prefix]
+
+
 @contextlib.contextmanager
 def bare_loop_process(
     broker: str, prefix: str, env: dict[str, str], log_path: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`bare_loop` in a process of its own while the block runs, as the worker runs in its own.
     (In a thread of this process it shared the GIL with the reader timing it, and measured half
-    its speed: 5,370 posts/s against 10,500 to 10,900 in one run each.)"""
+    its speed: 5,370 posts/s against 11,492, one run each.)"""
     path = os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-c", BARE_LOOP, broker, str(AGENCIES), prefix]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env={**env, "PYTHONPATH": path}, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            bare_loop_command(broker, prefix),
+            env={**env, "PYTHONPATH": path},
+            stdout=log,
+            stderr=log,
+        )
     try:
         yield process
     finally:
@@ -265,7 +282,7 @@ def run_bare(
     produce(broker, BARE + RAW_TOPIC, posts)
     with bare_loop_process(broker, BARE, env, log_path) as loop:
         topics = [BARE + t for t in outputs]
-        first, last = wait_for_events(broker, topics, expected, timeout=900, source=loop)
+        first, last = wait_for_events(broker, topics, expected, 900, source=(loop, log_path))
     return last - first
 
 
@@ -456,7 +473,9 @@ def main() -> None:
                 produce(broker, RAW_TOPIC, posts)
             worker = start_worker(env, Path(tmp) / "worker.log")
             if posts:
-                first, last = wait_for_events(broker, outputs, expected, 1800, source=worker)
+                first, last = wait_for_events(
+                    broker, outputs, expected, 1800, source=(worker, Path(tmp) / "worker.log")
+                )
                 faust_seconds = last - first
 
             fresh = messages(registry, int(args.rate * args.seconds), seed=12)
