@@ -12,12 +12,15 @@ import os
 import time
 import weakref
 from datetime import timedelta
-from functools import partial
-from typing import Any, NoReturn, cast
+from functools import cached_property, partial
+from types import SimpleNamespace
+from typing import Any, NoReturn, Protocol, cast
 
 import faust
 import orjson
+from faust.serializers import codecs
 from faust.streams import _current_event  # the context variable faust.current_event() reads
+from faust.types import FutureMessage
 
 from agents.registry import Registry
 from agents.route import (
@@ -32,6 +35,15 @@ from schemas.events import Source
 log = logging.getLogger(__name__)
 
 _DAY = 24 * 60 * 60
+_CHANGELOG_CODEC = "json"
+
+
+class TableWriteOutsideAgentError(RuntimeError):
+    def __init__(self, key: object) -> None:
+        super().__init__(
+            f"decided-posts: {key!r} was written outside the route_mentions agent, where no "
+            "event gives it a changelog partition; write the table only while routing a post"
+        )
 
 
 class DecidedPosts:
@@ -40,15 +52,24 @@ class DecidedPosts:
 
     Windows are `days` long and a lookup reads the current and the previous one: an id is
     remembered for at least `days` and at most twice that, for two lookups a post instead of
-    one a day."""
+    one a day.
+
+    Faust would send each write's changelog record itself, through a Faust topic (a future
+    message, its buffer, serialisers and sensors for each); the table queues them instead, and
+    the agent sends them straight to the producer with the post's events (`take_changelog`),
+    which saved the worker 30 to 45 µs of about 195 a post (README, Speed)."""
 
     def __init__(self, app: faust.App, days: float) -> None:
         self._span = days * _DAY
-        self.table = app.Table(
+        table = app.Table(
             "decided-posts",
             default=bool,
-            schema=faust.Schema(key_serializer="json", value_serializer="json"),
-        ).tumbling(timedelta(days=days), expires=timedelta(days=2 * days))
+            schema=faust.Schema(key_serializer=_CHANGELOG_CODEC, value_serializer=_CHANGELOG_CODEC),
+        )
+        table.send_changelog = self._queue_changelog  # type: ignore[method-assign]
+        self._table = table
+        self._changelog: list[tuple[int, bytes, bytes | None]] = []
+        self.table = table.tumbling(timedelta(days=days), expires=timedelta(days=2 * days))
 
     def __contains__(self, tweet_id: object) -> bool:
         window = self.table[tweet_id]
@@ -59,6 +80,31 @@ class DecidedPosts:
 
     def add(self, tweet_id: str) -> None:
         self.table[tweet_id] = _current_message()
+
+    @cached_property
+    def changelog_topic(self) -> str:
+        return self._table.changelog_topic.get_topic_name()
+
+    def take_changelog(self) -> list[tuple[int, bytes, bytes | None]]:
+        """The changelog records (partition, key, value) written since the last call."""
+        records, self._changelog = self._changelog, []
+        return records
+
+    def _queue_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> FutureMessage:
+        """In place of the table's `send_changelog`: the table writes into the current event's
+        partition, and of the message returned reads only that partition."""
+        if partition is None:
+            raise TableWriteOutsideAgentError(key)
+        encoded = None if value is None else codecs.dumps(_CHANGELOG_CODEC, value)
+        self._changelog.append((partition, codecs.dumps(_CHANGELOG_CODEC, key), encoded))
+        return cast(FutureMessage, SimpleNamespace(message=SimpleNamespace(partition=partition)))
 
 
 def _current_message() -> str:
@@ -102,8 +148,19 @@ BATCH_MAX = 500
 BATCH_WAIT = 0.005
 
 
-def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.AgentT[Any]:
-    """Register the `route_mentions` agent on `app`."""
+class Changelog(Protocol):
+    """A table whose changelog records the agent sends (`DecidedPosts`)."""
+
+    @property
+    def changelog_topic(self) -> str: ...
+
+    def take_changelog(self) -> list[tuple[int, bytes, bytes | None]]: ...
+
+
+def install(
+    app: faust.App, routing: Routing, raw_topic: str, changelog: Changelog
+) -> faust.types.AgentT[Any]:
+    """Register the `route_mentions` agent on `app`; it also sends `changelog`'s records."""
     source = app.topic(raw_topic, key_serializer="raw", value_serializer="raw")
     metrics = routing.metrics
 
@@ -118,8 +175,21 @@ def install(app: faust.App, routing: Routing, raw_topic: str) -> faust.types.Age
         metrics.count(emits)
         # Straight to Faust's producer, not through a Faust topic: the topic's path (futures,
         # serialisers, sensors) cost the worker more than the routing. Faust still flushes this
-        # producer before it commits an offset, so no event is left behind by a commit.
+        # producer before it commits an offset, so nothing is left behind by a commit.
         producer = app.producer
+        for partition, table_key, table_value in changelog.take_changelog():
+            try:
+                sent = await producer.send(
+                    changelog.changelog_topic,
+                    table_key,
+                    table_value,
+                    partition=partition,
+                    timestamp=None,
+                    headers=None,
+                )
+            except Exception:
+                _stop_before_commit("remembering a post failed", where)
+            cast("asyncio.Future[Any]", sent).add_done_callback(_stop_on_failed_delivery)
         for topic, key, value in emits:
             try:
                 sent = await producer.send(

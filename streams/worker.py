@@ -37,7 +37,7 @@ def run_worker(settings: Settings) -> None:
     worker_web.install(app, metrics, RAW_TOPIC)
     seen = DecidedPosts(app, settings.dedup_days)
     routing = Routing(settings.policy, seen, registry, RoutingMetrics(metrics))
-    install(app, routing, RAW_TOPIC)
+    install(app, routing, RAW_TOPIC, seen)
 
     async def apply(new: Registry) -> None:
         await asyncio.get_running_loop().run_in_executor(None, ensure_routing_topics, settings, new)

@@ -39,16 +39,17 @@ class Event:
 
 
 class Producer:
-    """Records each event sent, and which event Faust says is current when it is sent."""
+    """Records each message sent, its partition if chosen, and which event Faust says is current
+    when it is sent."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, tuple[int, int] | None]] = []
+        self.sent: list[tuple[str, bytes | None, int | None, tuple[int, int] | None]] = []
 
     async def send(
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         *,
         partition: int | None,
         timestamp: float | None,
@@ -56,10 +57,31 @@ class Producer:
     ) -> asyncio.Future[None]:
         event = faust.current_event()
         current = None if event is None else (event.message.partition, event.message.offset)
-        self.sent.append((topic, key, current))
+        self.sent.append((topic, key, partition, current))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+
+class Remembered(set[str]):
+    """Stands in for the dedup table: each post id it is given becomes a changelog record in the
+    current event's partition, for the agent to send."""
+
+    changelog_topic = "decided-changelog"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[int, bytes, bytes | None]] = []
+
+    def add(self, tweet_id: str) -> None:
+        super().add(tweet_id)
+        event = faust.current_event()
+        assert event is not None
+        self.records.append((event.message.partition, tweet_id.encode(), b"decided"))
+
+    def take_changelog(self) -> list[tuple[int, bytes, bytes | None]]:
+        records, self.records = self.records, []
+        return records
 
 
 class Batches:
@@ -77,7 +99,9 @@ class Batches:
 def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> None:
     app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
     registry = load_registry(ROOT / "deploy" / "agencies.yaml")
-    routing = Routing(VerificationPolicy(), set(), registry, RoutingMetrics(CollectorRegistry()))
+    remembered = Remembered()
+    metrics = RoutingMetrics(CollectorRegistry())
+    routing = Routing(VerificationPolicy(), remembered, registry, metrics)
     producer = Producer()
     app.producer = producer  # type: ignore[assignment]
     post: dict[str, Any] = {"data": {"id": "1", "text": "x", "author_id": "2"}}
@@ -94,12 +118,17 @@ def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> 
     stream = Batches([events[:3], events[3:]])
     before = stream.current_event
 
-    agent = install(app, routing, "mentions.raw")
+    agent = install(app, routing, "mentions.raw", remembered)
     asyncio.run(agent.fun(stream))  # type: ignore[arg-type]
 
-    # The author is not among the post's users: each post is rejected, keyed by its id.
+    # The author is not among the post's users: each post is rejected, keyed by its id, after
+    # its dedup record went to its own partition's changelog.
     assert producer.sent == [
-        ("mentions.rejected", str(offset).encode(), (partition, offset))
+        sent
         for partition, offset in [(0, 10), (2, 11), (1, 12), (0, 13)]
+        for sent in [
+            ("decided-changelog", str(offset).encode(), partition, (partition, offset)),
+            ("mentions.rejected", str(offset).encode(), None, (partition, offset)),
+        ]
     ]
     assert stream.current_event is before
