@@ -38,14 +38,6 @@ _DAY = 24 * 60 * 60
 _CHANGELOG_CODEC = "json"
 
 
-class TableWriteOutsideAgentError(RuntimeError):
-    def __init__(self, key: object) -> None:
-        super().__init__(
-            f"decided-posts: {key!r} was written outside the route_mentions agent, where no "
-            "event gives it a changelog partition; write the table only while routing a post"
-        )
-
-
 class DecidedPosts:
     """Post ids decided recently, kept in a windowed Faust table so that they survive restarts
     (the table's changelog topic) and are forgotten later (window expiry).
@@ -99,9 +91,9 @@ class DecidedPosts:
         value_serializer: Any = None,
     ) -> FutureMessage:
         """In place of the table's `send_changelog`: the table writes into the current event's
-        partition, and of the message returned reads only that partition."""
-        if partition is None:
-            raise TableWriteOutsideAgentError(key)
+        partition (Faust refuses a write outside an event before it gets here), and of the
+        message returned reads only that partition."""
+        assert partition is not None
         encoded = None if value is None else codecs.dumps(_CHANGELOG_CODEC, value)
         self._changelog.append((partition, codecs.dumps(_CHANGELOG_CODEC, key), encoded))
         return cast(FutureMessage, SimpleNamespace(message=SimpleNamespace(partition=partition)))

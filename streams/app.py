@@ -51,10 +51,10 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_host="localhost",
         producer_acks=-1,
-        # The agent sends a batch's events in one event-loop turn and the dedup table's changelog
-        # writes follow within a few turns, so 1 ms should let them share produce requests (the
-        # worker sent no more of them than with 5 ms, counted in one run each); 5 ms held every
-        # event up to 4 ms longer (bench/NOTES.md).
+        # The agent sends a batch's events and the dedup table's changelog records in one
+        # event-loop turn, so 1 ms should let them share produce requests (the worker sent no
+        # more of them than with 5 ms, counted in one run each, when the changelog still followed
+        # within a few turns); 5 ms held every event up to 4 ms longer (bench/NOTES.md).
         producer_linger=0.001,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replicas,
