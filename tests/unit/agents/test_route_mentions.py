@@ -1,10 +1,11 @@
 """The agent routes a batch event by event: Faust's current event is the one being routed (the
 dedup table writes by it), and the stream's own `current_event`, which Faust's batching reads to
-fill the next batch, is left alone."""
+fill the next batch, is left alone. The dedup table queues its changelog for the agent to send."""
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import Any
 
 import faust
 import orjson
+from faust.streams import _current_event
 from prometheus_client import CollectorRegistry
 
 from agents.registry import load_registry
-from agents.route_mentions import Routing, install
+from agents.route_mentions import DecidedPosts, Routing, install
 from agents.route_metrics import RoutingMetrics
 from agents.verify import VerificationPolicy
 from streams.app import create_app
@@ -132,3 +134,26 @@ def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> 
         ]
     ]
     assert stream.current_event is before
+
+
+def test_the_dedup_table_queues_each_write_for_its_partition_not_through_faust(
+    tmp_path: Path,
+) -> None:
+    app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+    decided = DecidedPosts(app, days=7)
+    first = Event(Message(2, 40, b"", timestamp=1_700_000_000.0))
+    later = Event(Message(1, 41, b"", timestamp=1_700_000_001.0))
+
+    _current_event.set(weakref.ref(first))  # type: ignore[arg-type]
+    decided.add("123")
+    records = decided.take_changelog()
+    _current_event.set(weakref.ref(later))  # type: ignore[arg-type]
+
+    assert [(p, orjson.loads(k)[0], orjson.loads(v or b"")) for p, k, v in records] == [
+        (2, "123", "2:40")
+    ]
+    assert decided.take_changelog() == []
+    assert app.producer.buffer.size == 0  # Faust's own send path was not used
+    assert decided.changelog_topic == "aduan-decided-posts-changelog"
+    assert "123" in decided
+    assert "124" not in decided
