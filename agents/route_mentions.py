@@ -11,6 +11,7 @@ import logging
 import os
 import time
 import weakref
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cached_property, partial
 from types import SimpleNamespace
@@ -59,7 +60,6 @@ class DecidedPosts:
             schema=faust.Schema(key_serializer=_CHANGELOG_CODEC, value_serializer=_CHANGELOG_CODEC),
         )
         table.send_changelog = self._queue_changelog  # type: ignore[method-assign]
-        self._table = table
         self._changelog: list[tuple[int, bytes, bytes | None]] = []
         self.table = table.tumbling(timedelta(days=days), expires=timedelta(days=2 * days))
 
@@ -75,7 +75,7 @@ class DecidedPosts:
 
     @cached_property
     def changelog_topic(self) -> str:
-        return self._table.changelog_topic.get_topic_name()
+        return self.table.table.changelog_topic.get_topic_name()
 
     def take_changelog(self) -> list[tuple[int, bytes, bytes | None]]:
         """The changelog records (partition, key, value) written since the last call."""
@@ -168,38 +168,44 @@ def install(
         # Straight to Faust's producer, not through a Faust topic: the topic's path (futures,
         # serialisers, sensors) cost the worker more than the routing. Faust still flushes this
         # producer before it commits an offset, so nothing is left behind by a commit.
-        producer = app.producer
         for partition, table_key, table_value in changelog.take_changelog():
-            try:
-                sent = await producer.send(
-                    changelog.changelog_topic,
-                    table_key,
-                    table_value,
-                    partition=partition,
-                    timestamp=None,
-                    headers=None,
-                )
-            except Exception:
-                _stop_before_commit("remembering a post failed", where)
-            cast("asyncio.Future[Any]", sent).add_done_callback(_stop_on_failed_delivery)
-        for topic, key, value in emits:
-            try:
-                sent = await producer.send(
-                    topic,
-                    None if key is None else key.encode(),
-                    orjson.dumps(value),
-                    partition=None,
-                    timestamp=None,
-                    headers=None,
-                )
-            except Exception:
-                _stop_before_commit("sending an event failed", where)
-            # Resolved when Kafka acknowledged the event, or refused it.
-            cast("asyncio.Future[Any]", sent).add_done_callback(
-                partial(_delivered, metrics, message.timestamp)
-                if topic.startswith(COMPLAINT_TOPIC_PREFIX)
-                else _stop_on_failed_delivery
+            await send(
+                changelog.changelog_topic,
+                table_key,
+                table_value,
+                partition=partition,
+                where=where,
+                on_delivery=_stop_on_failed_delivery,
             )
+        for topic, key, value in emits:
+            await send(
+                topic,
+                None if key is None else key.encode(),
+                orjson.dumps(value),
+                partition=None,
+                where=where,
+                on_delivery=partial(_delivered, metrics, message.timestamp)
+                if topic.startswith(COMPLAINT_TOPIC_PREFIX)
+                else _stop_on_failed_delivery,
+            )
+
+    async def send(
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        partition: int | None,
+        where: Source,
+        on_delivery: Callable[[asyncio.Future[Any]], None],
+    ) -> None:
+        try:
+            sent = await app.producer.send(
+                topic, key, value, partition=partition, timestamp=None, headers=None
+            )
+        except Exception:
+            _stop_before_commit(f"sending to {topic} failed", where)
+        # Resolved when Kafka acknowledged the record, or refused it.
+        cast("asyncio.Future[Any]", sent).add_done_callback(on_delivery)
 
     # concurrency 1: faust issue #606 loses messages when an agent runs with more.
     @app.agent(source, concurrency=1)
