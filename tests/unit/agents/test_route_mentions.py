@@ -9,10 +9,13 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import orjson
+import pytest
+from faust.serializers import codecs
 from faust.streams import _current_event
 from prometheus_client import CollectorRegistry
 
@@ -157,3 +160,81 @@ def test_the_dedup_table_queues_each_write_for_its_partition_not_through_faust(
     assert decided.changelog_topic == "aduan-decided-posts-changelog"
     assert "123" in decided
     assert "124" not in decided
+
+
+WEEK = 7 * 24 * 60 * 60
+
+
+def routing_message(partition: int, offset: int, timestamp: float) -> None:
+    """Make the message at `partition:offset`, sent at `timestamp`, the one being routed."""
+    event = Event(Message(partition, offset, b"", timestamp=timestamp))
+    _current_event.set(lambda: event)  # type: ignore[arg-type]  # Faust's is a weak reference
+
+
+def test_a_post_id_is_remembered_from_one_to_two_windows(tmp_path: Path) -> None:
+    decided = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 7)
+    start = 1_700_000_000.0
+    routing_message(0, 5, start)
+    decided.add("123")
+
+    assert "123" not in decided  # the message that decided it, read again after a crash
+    routing_message(0, 6, start + WEEK)  # the next window
+    assert "123" in decided
+    routing_message(0, 7, start + 2.1 * WEEK)  # two windows later
+    assert "123" not in decided
+
+
+def test_a_restarted_worker_recovers_the_queued_records_as_faust_reads_a_changelog(
+    tmp_path: Path,
+) -> None:
+    before = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 7)
+    routing_message(1, 30, 1_700_000_000.0)
+    before.add("123")
+    after = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 7)
+
+    # Recovery decodes each record with the table's codec and hands the table the events.
+    after._table.apply_changelog_batch(
+        [
+            SimpleNamespace(
+                key=codecs.loads("json", key),
+                value=codecs.loads("json", value),
+                message=SimpleNamespace(partition=partition, value=value),
+            )
+            for partition, key, value in before.take_changelog()
+        ]
+    )
+
+    routing_message(1, 31, 1_700_000_060.0)
+    assert "123" in after
+    assert "124" not in after
+
+
+def test_a_decided_post_is_dropped_from_memory_when_its_window_expires(tmp_path: Path) -> None:
+    decided = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 7)
+    routing_message(2, 8, 1_700_000_000.0)  # in 2023: long expired by the clock
+    decided.add("123")
+    assert len(decided._table.data) == 1
+
+    asyncio.run(decided._table._del_old_keys())  # what Faust runs every table_cleanup_interval
+
+    assert len(decided._table.data) == 0
+
+
+def test_the_agent_takes_the_raw_topic_s_bytes_without_decoding_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+    registry = load_registry(ROOT / "deploy" / "agencies.yaml")
+    routing = Routing(VerificationPolicy(), set(), registry, RoutingMetrics(CollectorRegistry()))
+    agent = install(app, routing, "mentions.raw", Remembered())
+
+    def no_codec(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a codec was called")
+
+    monkeypatch.setattr(app.serializers, "loads_key", no_codec)
+    monkeypatch.setattr(app.serializers, "loads_value", no_codec)
+    decode = agent.channel.schema.compile(app)  # type: ignore[attr-defined]
+    message = faust.types.Message("mentions.raw", 0, 7, 0.0, 0, None, b"12", b"\xff{", None)
+    event = asyncio.run(decode(message))
+
+    assert (event.key, event.value) == (b"12", b"\xff{")
