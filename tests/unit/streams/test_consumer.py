@@ -1,19 +1,23 @@
 """The worker's consumer commits an input offset only once its mention was processed: not past
 offsets the fetches jumped over, which it reads again instead, and not past them while a
-rebalance has Faust forget the committed offsets. It asks the broker to hold a fetch briefly, and
-hands a fetched message to the streams at once unless the hand-over has to wait."""
+rebalance has Faust forget the committed offsets. It asks the broker to hold a fetch briefly,
+hands a fetched message to the streams at once unless the hand-over has to wait, and looks for
+records again as soon as a stream's full buffer has drained."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Set
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import faust
 import pytest
+from aiokafka.consumer.fetcher import Fetcher
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP, ConsumerMessage, Message
@@ -415,3 +419,30 @@ def test_a_stopped_consumer_answers_stopped_as_mode_does(consumer: Consumer) -> 
     consumer._stopped.set()
     results, _ = wait_first_in_a_loop(consumer, hand_over(), asyncio.Event().wait())
     assert results == ([], [], True)
+
+
+def test_a_partition_back_from_a_full_stream_buffer_ends_the_wait_for_records(
+    app: faust.App, consumer: Consumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faust waits up to 1 s for records of its active partitions; a partition that comes back
+    ends that wait, so that its records, already fetched, are taken at once."""
+
+    async def waits_ended() -> list[bool]:
+        fetcher = SimpleNamespace(_fetch_waiters=set(), _loop=asyncio.get_running_loop())
+        fetcher._notify = functools.partial(Fetcher._notify, fetcher)
+        aiokafka_consumer = SimpleNamespace(_fetcher=fetcher)
+        monkeypatch.setattr(consumer._on_loop, "_ensure_consumer", lambda: aiokafka_consumer)
+        consumer._active_partitions = {RAW}
+        ended = []
+        for buffer_was_full in (False, True):
+            waiter = Fetcher._create_fetch_waiter(fetcher)  # what `fetched_records` awaits
+            if buffer_was_full:
+                consumer.on_buffer_full(RAW)
+            consumer.on_buffer_drop(RAW)
+            await asyncio.sleep(0)
+            ended.append(waiter.done())
+            waiter.cancel()
+        return ended
+
+    assert app.loop.run_until_complete(waits_ended()) == [False, True]
+    assert consumer._active_partitions == {RAW}
