@@ -44,6 +44,7 @@ from agents.registry import Registry, load_registry
 from agents.route import Router
 from agents.split import split_line
 from agents.verify import VerificationPolicy
+from streams.app import PRODUCER_BATCH_BYTES
 from streams.settings import Settings
 from streams.synthetic import synthetic_lines
 from streams.topics import RAW_TOPIC, create_topics, topic_specs
@@ -170,7 +171,11 @@ async def bare_loop(
         auto_offset_reset="earliest" if ready is None else "latest",
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=broker, acks="all", linger_ms=5, enable_idempotence=True
+        bootstrap_servers=broker,
+        acks="all",
+        linger_ms=5,
+        enable_idempotence=True,
+        max_batch_size=PRODUCER_BATCH_BYTES,  # as the worker's
     )
     await consumer.start()
     await producer.start()
