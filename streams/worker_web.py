@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import faust
 from faust import web
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types import StreamT
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
@@ -43,7 +45,7 @@ class ConsumerLag(Collector):
 
 def install(app: faust.App, registry: CollectorRegistry, raw_topic: str) -> None:
     registry.register(ConsumerLag(app, raw_topic))
-    app.monitor = PrometheusMonitor(metrics=faust_metrics(registry))
+    app.monitor = PrometheusSensors(metrics=faust_metrics(registry))
 
     @app.page("/metrics")
     async def metrics(self: web.View, request: web.Request) -> web.Response:
@@ -62,6 +64,22 @@ def install(app: faust.App, registry: CollectorRegistry, raw_topic: str) -> None
             {"status": "ready" if assigned else "waiting for partitions"},
             status=200 if assigned else 503,
         )
+
+
+class PrometheusSensors(PrometheusMonitor):
+    """faust-streaming's Prometheus sensors, with each stream's label made once: Faust makes it
+    again for every event (a regular expression and three string operations), 3% of the
+    worker's busy time in a sampling profile."""
+
+    def __init__(self, metrics: FaustMetrics) -> None:
+        super().__init__(metrics=metrics)
+        self._labels: weakref.WeakKeyDictionary[StreamT[Any], str] = weakref.WeakKeyDictionary()
+
+    def _stream_label(self, stream: StreamT[Any]) -> str:
+        label = self._labels.get(stream)
+        if label is None:
+            label = self._labels[stream] = super()._stream_label(stream)
+        return label
 
 
 def faust_metrics(registry: CollectorRegistry) -> FaustMetrics:

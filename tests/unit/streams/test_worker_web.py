@@ -1,16 +1,21 @@
 """The worker's Faust sensor metrics: a labelled series looked up once keeps counting, also
-after Faust removed the per-topic series at a rebalance."""
+after Faust removed the per-topic series at a rebalance; a stream's label is made once."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
+import pytest
 from faust.sensors.prometheus import PrometheusMonitor
-from faust.types import TP, Message
+from faust.types import TP, Message, StreamT
 from prometheus_client import CollectorRegistry
 
-from streams.worker_web import faust_metrics
+from streams.app import create_app
+from streams.settings import Settings
+from streams.worker_web import PrometheusSensors, faust_metrics
 
 
 def arriving() -> Message:
@@ -59,3 +64,43 @@ def test_series_removed_at_a_rebalance_count_again_afterwards() -> None:
     partition_offset = "faust_messages_received_per_topics_partition"
     assert sample(partition_offset, topic="mentions.raw", partition="0") == 7
     assert sample("faust_topic_messages_sent_total", topic="topic.mentions.dlq") == 1
+
+
+def test_each_stream_is_labelled_as_faust_labels_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+    streams = [app.stream(app.topic(name)) for name in ("mentions.raw", "aduan.registry")]
+    for stream in streams:
+        stream.task_owner = asyncio.Future(loop=app.loop)  # any object Faust can weakly refer to
+    labelled: list[StreamT[Any]] = []
+    faust_label = PrometheusMonitor._stream_label
+
+    def counted_label(monitor: PrometheusMonitor, stream: StreamT[Any]) -> str:
+        labelled.append(stream)
+        return faust_label(monitor, stream)
+
+    monkeypatch.setattr(PrometheusMonitor, "_stream_label", counted_label)
+    ours, faust = CollectorRegistry(), CollectorRegistry()
+    labels_made = []
+    for monitor in [
+        PrometheusSensors(metrics=faust_metrics(ours)),
+        PrometheusMonitor(metrics=faust_metrics(faust)),
+    ]:
+        labelled.clear()
+        for offset, stream in enumerate([*streams, *streams, streams[0]]):
+            monitor.on_stream_event_in(TP("mentions.raw", 0), offset, stream, None)  # type: ignore[arg-type]
+        labels_made.append(len(labelled))
+
+    def per_stream(registry: CollectorRegistry) -> dict[str, float]:
+        return {
+            sample.labels["stream"]: sample.value
+            for metric in registry.collect()
+            if metric.name == "faust_total_events_per_stream"
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        }
+
+    assert per_stream(ours) == per_stream(faust)
+    assert sorted(per_stream(ours).values()) == [2, 3]
+    assert labels_made == [2, 5]  # ours once a stream, Faust's once an event
