@@ -47,12 +47,15 @@ class DecidedPosts:
     It reads and writes the table's store itself and queues each write's changelog record, which
     the agent sends straight to the producer with the post's events (`take_changelog`). Through
     the table's own interface a lookup or a write went through Faust's window wrappers and
-    sensors (13% of the worker's busy time in a sampling profile, 5% this way), and a write's
-    record through a Faust topic's send path, which cost the worker 30 to 45 µs a post more
-    (README, Speed; bench/NOTES.md)."""
+    sensors (13% of the worker's busy time in a sampling profile, 5% this way); a write's record
+    went through a Faust topic's send path, which cost the worker 30 to 45 µs a post more before
+    the records were queued (README, Speed; bench/NOTES.md)."""
 
     def __init__(self, app: faust.App, days: float) -> None:
-        self._span = days * _DAY
+        # Whole seconds: Faust places a write in its window by whole seconds and looks a key up
+        # by the exact span, so with a span like 1.1 days * 86,400 s (95,040.00000000001) no
+        # lookup found a write.
+        self._span = float(round(days * _DAY))
         self._window = TumblingWindow(self._span, expires=2 * self._span)
         self._table = cast(
             faust.Table[tuple[object, WindowRange], str],

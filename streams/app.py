@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 
 # The most a produce batch holds for one partition; aiokafka's default is 16 kB. aiokafka sends
 # one batch a partition at a time and a send waits while its partition's batch is full, so with
-# 16 kB (about 20 complaint events) the busiest agency's topic took one round trip to the broker
-# per dozen events: in a traced drain of 100,000 posts the worker's sends waited 198 times, 4.4 s
-# in all, and the bare loop's 125 times, 1.9 s. With 1 MB (the broker's largest message), 4
-# waits, 0.03 s (bench/NOTES.md).
+# 16 kB (about 20 complaint events) the busiest agency's topic took a round trip to the broker per
+# 20 events: in a traced drain of 100,000 posts the worker's sends waited 198 times, 4.4 s in all;
+# with 1 MB, 4 times, 0.03 s (README, Speed). 1 MB is within the broker's default largest message
+# (`message.max.bytes`, 1,048,588 bytes); a broker or topic set lower refuses a full batch, and
+# the worker stops at every refused event, so it needs this lower too.
 PRODUCER_BATCH_BYTES = 1024 * 1024
 
 

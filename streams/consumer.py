@@ -104,7 +104,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def look_for_records_again(self) -> None:
         """Ends aiokafka's wait for new records, so that it looks again at the partitions it was
         asked for (the set Faust keeps of its active ones, which it changes in place)."""
-        fetcher = self._ensure_consumer()._fetcher
+        fetcher = None if self._consumer is None else self._consumer._fetcher
+        if fetcher is None:  # not started, or stopped: nothing waits
+            return
         for waiter in list(fetcher._fetch_waiters):
             fetcher._notify(waiter)
 

@@ -184,6 +184,15 @@ def test_a_post_id_is_remembered_from_one_to_two_windows(tmp_path: Path) -> None
     assert "123" not in decided
 
 
+def test_a_post_id_is_remembered_with_a_window_of_a_fraction_of_days(tmp_path: Path) -> None:
+    """1.1 days is not a whole number of seconds in floating point (95,040.00000000001)."""
+    decided = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 1.1)
+    routing_message(0, 5, 1_700_000_000.0)
+    decided.add("123")
+    routing_message(0, 6, 1_700_000_060.0)
+    assert "123" in decided
+
+
 def test_a_restarted_worker_recovers_the_queued_records_as_faust_reads_a_changelog(
     tmp_path: Path,
 ) -> None:
