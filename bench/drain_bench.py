@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
@@ -25,12 +22,14 @@ from pipeline_bench import (
     AGENCIES,
     BARE_READY,
     ROOT,
+    WORKER_READY,
     bare_loop_command,
     expected_events,
     messages,
     output_topics,
     own_broker,
     produce,
+    start_until_ready,
     wait_for_events,
 )
 
@@ -66,17 +65,11 @@ def drain(count: int, bare: bool) -> tuple[float, dict[str, float]]:
             expected = expected_events(registry, posts)
             produce(broker, RAW_TOPIC, posts)
 
-            command, ready_line = ["aduan", "worker"], b"Worker]: Ready"
+            command, ready = ["aduan", "worker"], WORKER_READY
             if bare:
-                command = bare_loop_command(broker, "")
-                ready_line = BARE_READY.encode()
+                command, ready = bare_loop_command(broker, ""), BARE_READY.encode()
             log_path = Path(tmp) / "worker.log"
-            with log_path.open("wb") as log:
-                worker = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-            while ready_line not in log_path.read_bytes():
-                if worker.poll() is not None:
-                    sys.exit("drain_bench: the worker exited:\n" + log_path.read_text())
-                time.sleep(0.2)
+            worker = start_until_ready(command, ready, env, log_path)
             kafka = next(
                 p
                 for p in psutil.process_iter(["cmdline"])

@@ -425,15 +425,20 @@ def run_length(text: str) -> float:
     return seconds
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """`aduan worker`, once it says it is ready."""
+WORKER_READY = b"Worker]: Ready"
+
+
+def start_until_ready(
+    command: list[str], ready: bytes, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """`command` (`aduan worker` or the bare loop), once its log says `ready`."""
     with log_path.open("wb") as log:
-        worker = subprocess.Popen(["aduan", "worker"], env=env, stdout=log, stderr=log)
-    while b"Worker]: Ready" not in log_path.read_bytes():
-        if worker.poll() is not None:
-            sys.exit("pipeline_bench: the worker exited:\n" + log_path.read_text())
-        time.sleep(0.5)
-    return worker
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    while ready not in log_path.read_bytes():
+        if process.poll() is not None:
+            sys.exit(f"{command[0]} exited before it was ready:\n" + log_path.read_text())
+        time.sleep(0.2)
+    return process
 
 
 def main() -> None:
@@ -476,7 +481,9 @@ def main() -> None:
             if posts:
                 bare_seconds = run_bare(env, posts, outputs, expected, Path(tmp) / "bare.log")
                 produce(broker, RAW_TOPIC, posts)
-            worker = start_worker(env, Path(tmp) / "worker.log")
+            worker = start_until_ready(
+                ["aduan", "worker"], WORKER_READY, env, Path(tmp) / "worker.log"
+            )
             if posts:
                 first, last = wait_for_events(
                     broker, outputs, expected, 1800, source=(worker, Path(tmp) / "worker.log")

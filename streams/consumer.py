@@ -27,7 +27,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Set
-from typing import Any
+from typing import Any, cast
 
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -126,8 +126,7 @@ class Consumer(faust_aiokafka.Consumer):
         self._committed_before_revoke: dict[TP, int] = {}
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        self._on_loop = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-        return self._on_loop
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def on_buffer_drop(self, tp: TP) -> None:
         """Faust's, and the fetch looks for records again at once.
@@ -140,7 +139,7 @@ class Consumer(faust_aiokafka.Consumer):
         back = tp in self._buffered_partitions
         super().on_buffer_drop(tp)
         if back:
-            self._on_loop.look_for_records_again()
+            cast(_ConsumerThread, self._thread).look_for_records_again()
 
     async def wait_first(self, *coros: WaitArgT, timeout: Seconds | None = None) -> WaitResults:
         """Mode's `wait_first`, but a first coroutine that completes without waiting wins at once.

@@ -43,6 +43,10 @@ class Event:
     message: Message
 
 
+def new_app(tmp_path: Path) -> faust.App:
+    return create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+
+
 class Producer:
     """Records each message sent, its partition if chosen, and which event Faust says is current
     when it is sent."""
@@ -102,7 +106,7 @@ class Batches:
 
 
 def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> None:
-    app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+    app = new_app(tmp_path)
     registry = load_registry(ROOT / "deploy" / "agencies.yaml")
     remembered = Remembered()
     metrics = RoutingMetrics(CollectorRegistry())
@@ -142,7 +146,7 @@ def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> 
 def test_the_dedup_table_queues_each_write_for_its_partition_not_through_faust(
     tmp_path: Path,
 ) -> None:
-    app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+    app = new_app(tmp_path)
     decided = DecidedPosts(app, days=7)
     first = Event(Message(2, 40, b"", timestamp=1_700_000_000.0))
     later = Event(Message(1, 41, b"", timestamp=1_700_000_001.0))
@@ -172,7 +176,7 @@ def routing_message(partition: int, offset: int, timestamp: float) -> None:
 
 
 def test_a_post_id_is_remembered_from_one_to_two_windows(tmp_path: Path) -> None:
-    decided = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 7)
+    decided = DecidedPosts(new_app(tmp_path), 7)
     start = 1_700_000_000.0
     routing_message(0, 5, start)
     decided.add("123")
@@ -186,7 +190,7 @@ def test_a_post_id_is_remembered_from_one_to_two_windows(tmp_path: Path) -> None
 
 def test_a_post_id_is_remembered_with_a_window_of_a_fraction_of_days(tmp_path: Path) -> None:
     """1.1 days is not a whole number of seconds in floating point (95,040.00000000001)."""
-    decided = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 1.1)
+    decided = DecidedPosts(new_app(tmp_path), 1.1)
     routing_message(0, 5, 1_700_000_000.0)
     decided.add("123")
     routing_message(0, 6, 1_700_000_060.0)
@@ -196,10 +200,10 @@ def test_a_post_id_is_remembered_with_a_window_of_a_fraction_of_days(tmp_path: P
 def test_a_restarted_worker_recovers_the_queued_records_as_faust_reads_a_changelog(
     tmp_path: Path,
 ) -> None:
-    before = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 7)
+    before = DecidedPosts(new_app(tmp_path), 7)
     routing_message(1, 30, 1_700_000_000.0)
     before.add("123")
-    after = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 7)
+    after = DecidedPosts(new_app(tmp_path), 7)
 
     # Recovery decodes each record with the table's codec and hands the table the events.
     after._table.apply_changelog_batch(
@@ -219,7 +223,7 @@ def test_a_restarted_worker_recovers_the_queued_records_as_faust_reads_a_changel
 
 
 def test_a_decided_post_is_dropped_from_memory_when_its_window_expires(tmp_path: Path) -> None:
-    decided = DecidedPosts(create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)})), 7)
+    decided = DecidedPosts(new_app(tmp_path), 7)
     routing_message(2, 8, 1_700_000_000.0)  # in 2023: long expired by the clock
     decided.add("123")
     assert len(decided._table.data) == 1
@@ -232,7 +236,7 @@ def test_a_decided_post_is_dropped_from_memory_when_its_window_expires(tmp_path:
 def test_the_agent_takes_the_raw_topic_s_bytes_without_decoding_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
+    app = new_app(tmp_path)
     registry = load_registry(ROOT / "deploy" / "agencies.yaml")
     routing = Routing(VerificationPolicy(), set(), registry, RoutingMetrics(CollectorRegistry()))
     agent = install(app, routing, "mentions.raw", Remembered())

@@ -431,7 +431,7 @@ def test_a_partition_back_from_a_full_stream_buffer_ends_the_wait_for_records(
         fetcher = SimpleNamespace(_fetch_waiters=set(), _loop=asyncio.get_running_loop())
         fetcher._notify = functools.partial(Fetcher._notify, fetcher)
         aiokafka_consumer = SimpleNamespace(_fetcher=fetcher)
-        monkeypatch.setattr(consumer._on_loop, "_consumer", aiokafka_consumer)
+        monkeypatch.setattr(consumer._thread, "_consumer", aiokafka_consumer)
         consumer._active_partitions = {RAW}
         ended = []
         for buffer_was_full in (False, True):
