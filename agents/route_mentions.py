@@ -11,13 +11,13 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Callable
 from functools import cached_property, partial
 from typing import Any, NoReturn, Protocol, cast
 
 import faust
 import orjson
 from faust.streams import _current_event  # the context variable faust.current_event() reads
+from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types.windows import WindowRange
 from faust.windows import TumblingWindow
 
@@ -30,6 +30,7 @@ from agents.route import (
 from agents.route_metrics import RoutingMetrics
 from agents.verify import VerificationPolicy
 from schemas.events import Source
+from streams.batches import Batches
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,8 @@ def install(
     source = app.topic(raw_topic, schema=Undecoded())
     metrics = routing.metrics
 
-    async def route_one(event: faust.types.EventT[bytes]) -> None:
+    async def route_one(event: faust.types.EventT[bytes], batches: Batches) -> list[float]:
+        """Route a post and add its events to `batches`; its timestamp once a complaint."""
         message = event.message
         where: Source = {
             "topic": message.topic,
@@ -195,47 +197,15 @@ def install(
         }
         emits = routing.router.route_message(message.value or b"", where)
         metrics.count(emits)
-        # Straight to Faust's producer, not through a Faust topic: the topic's path (futures,
-        # serialisers, sensors) cost the worker more than the routing. Faust still flushes this
-        # producer before it commits an offset, so nothing is left behind by a commit.
-        for partition, table_key, table_value in changelog.take_changelog():
-            await send(
-                changelog.changelog_topic,
-                table_key,
-                table_value,
-                partition=partition,
-                where=where,
-                on_delivery=_stop_on_failed_delivery,
-            )
+        posted: list[float] = []
         for topic, key, value in emits:
-            await send(
-                topic,
-                None if key is None else key.encode(),
-                orjson.dumps(value),
-                partition=None,
-                where=where,
-                on_delivery=partial(_delivered, metrics, message.timestamp)
-                if topic.startswith(COMPLAINT_TOPIC_PREFIX)
-                else _stop_on_failed_delivery,
-            )
-
-    async def send(
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        *,
-        partition: int | None,
-        where: Source,
-        on_delivery: Callable[[asyncio.Future[Any]], None],
-    ) -> None:
-        try:
-            sent = await app.producer.send(
-                topic, key, value, partition=partition, timestamp=None, headers=None
-            )
-        except Exception:
-            _stop_before_commit(f"sending to {topic} failed", where)
-        # Resolved when Kafka acknowledged the record, or refused it.
-        cast("asyncio.Future[Any]", sent).add_done_callback(on_delivery)
+            try:
+                await batches.add(topic, None if key is None else key.encode(), orjson.dumps(value))
+            except Exception:
+                _stop_before_commit(f"sending to {topic} failed", where)
+            if topic.startswith(COMPLAINT_TOPIC_PREFIX):
+                posted.append(message.timestamp)
+        return posted
 
     # concurrency 1: faust issue #606 loses messages when an agent runs with more.
     @app.agent(source, concurrency=1)
@@ -243,26 +213,39 @@ def install(
         stream = cast(faust.Stream[bytes], events_of)  # StreamT does not declare take_events
         # take_events acks a batch's events once this loop body is done with them all.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WAIT):
+            # Straight to the producer under Faust's, in batches, not through Faust topics: a
+            # topic's send path (futures, serialisers, sensors) cost the worker more than the
+            # routing. Faust flushes this producer before it commits an offset, so a commit
+            # leaves nothing behind.
+            batches = Batches(cast(AiokafkaProducer, app.producer)._ensure_producer())
+            posted: list[float] = []
             for event in events:
                 # The dedup table writes to the changelog partition of the current event and
                 # into its time window; in a batch that must be this event, not the last one.
                 # Only this task's context variable: `stream.current_event` belongs to the task
                 # that fills the next batch, and changing it swaps the event that task buffers.
                 _current_event.set(weakref.ref(event))
-                await route_one(event)
+                posted += await route_one(event, batches)
+            try:
+                for partition, key, value in changelog.take_changelog():
+                    await batches.add(changelog.changelog_topic, key, value, partition)
+                sent = await batches.send()
+            except Exception:
+                _stop_before_commit("sending a batch of events failed", None)
+            # Resolved when Kafka acknowledged the whole batch, or refused a record of it.
+            sent.add_done_callback(partial(_delivered, metrics, posted))
 
     return route_mentions
 
 
-def _delivered(metrics: RoutingMetrics, posted_at: float, delivery: asyncio.Future[Any]) -> None:
-    """A complaint acknowledged: route latency from its mention's timestamp in Kafka."""
-    _stop_on_failed_delivery(delivery)
-    metrics.latency.observe(time.time() - posted_at)
-
-
-def _stop_on_failed_delivery(delivery: asyncio.Future[Any]) -> None:
+def _delivered(metrics: RoutingMetrics, posted: list[float], delivery: asyncio.Future[Any]) -> None:
+    """A batch acknowledged: the route latency of each complaint in it, from its mention's
+    timestamp in Kafka."""
     if not delivery.cancelled() and delivery.exception() is not None:
         _stop_before_commit(f"Kafka refused an event: {delivery.exception()!r}", None)
+    now = time.time()
+    for timestamp in posted:
+        metrics.latency.observe(now - timestamp)
 
 
 def _stop_before_commit(reason: str, where: Source | None) -> NoReturn:

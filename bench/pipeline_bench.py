@@ -45,6 +45,7 @@ from agents.route import Router
 from agents.split import split_line
 from agents.verify import VerificationPolicy
 from streams.app import PRODUCER_BATCH_BYTES
+from streams.batches import Batches
 from streams.settings import Settings
 from streams.synthetic import synthetic_lines
 from streams.topics import RAW_TOPIC, create_topics, topic_specs
@@ -187,9 +188,9 @@ async def bare_loop(
                 await consumer.position(tp)  # the end of the partition, from now on
             ready.set()
         while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-            pending = []
-            for records in batches.values():
+            fetched = await consumer.getmany(timeout_ms=200, max_records=2000)
+            batches = Batches(producer)  # as the worker sends
+            for records in fetched.values():
                 for record in records:
                     where = {
                         "topic": record.topic,
@@ -197,15 +198,13 @@ async def bare_loop(
                         "offset": record.offset,
                     }
                     for topic, key, event in router.route_line(record.value, source=where):  # type: ignore[arg-type]
-                        pending.append(
-                            await producer.send(
-                                prefix + topic,
-                                orjson.dumps(event),
-                                key=None if key is None else key.encode(),
-                            )
+                        await batches.add(
+                            prefix + topic,
+                            None if key is None else key.encode(),
+                            orjson.dumps(event),
                         )
-            if pending:
-                await asyncio.gather(*pending)
+            if fetched:
+                await (await batches.send())
                 await consumer.commit()
     finally:
         await consumer.stop()

@@ -15,6 +15,7 @@ from typing import Any
 import faust
 import orjson
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from faust.serializers import codecs
 from faust.streams import _current_event
 from prometheus_client import CollectorRegistry
@@ -47,29 +48,41 @@ def new_app(tmp_path: Path) -> faust.App:
     return create_app(Settings.from_env({"ADUAN_WORKER_DIR": str(tmp_path)}))
 
 
-class Producer:
-    """Records each message sent, its partition if chosen, and which event Faust says is current
-    when it is sent."""
+class Builder:
+    """Stands in for aiokafka's batch builder: keeps the records appended to it."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, int | None, tuple[int, int] | None]] = []
+        self.keys: list[bytes | None] = []
 
-    async def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        *,
-        partition: int | None,
-        timestamp: float | None,
-        headers: None,
+    def append(self, *, timestamp: None, key: bytes | None, value: bytes | None) -> object:
+        self.keys.append(key)
+        return object()
+
+
+class AiokafkaProducer:
+    """Stands in for the aiokafka producer under Faust's: records each batch sent, with its topic,
+    partition and keys, and where the agent's stream was when it was sent."""
+
+    client = SimpleNamespace(
+        cluster=SimpleNamespace(available_partitions_for_topic=lambda topic: {0, 1, 2})
+    )
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, list[bytes | None]]] = []
+
+    def create_batch(self) -> Builder:
+        return Builder()
+
+    async def send_batch(
+        self, batch: Builder, topic: str, *, partition: int
     ) -> asyncio.Future[None]:
-        event = faust.current_event()
-        current = None if event is None else (event.message.partition, event.message.offset)
-        self.sent.append((topic, key, partition, current))
+        self.sent.append((topic, partition, batch.keys))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
 
 
 class Remembered(set[str]):
@@ -93,16 +106,23 @@ class Remembered(set[str]):
         return records
 
 
-class Batches:
-    """Stands in for the agent's stream: two batches, and a `current_event` of its own."""
+class Stream:
+    """Stands in for the agent's stream: batches of events, and a `current_event` of its own.
+    Keeps what the producer was sent for each batch."""
 
-    def __init__(self, batches: list[list[Event]]) -> None:
+    def __init__(self, batches: list[list[Event]], producer: AiokafkaProducer) -> None:
         self.batches = batches
+        self.producer = producer
         self.current_event = Event(Message(9, 9, b""))
+        self.sent: list[list[tuple[str, int, bytes | None]]] = []
 
     async def take_events(self, max_: int, within: float) -> AsyncIterator[list[Event]]:
         for batch in self.batches:
             yield batch
+            sent, self.producer.sent = self.producer.sent, []
+            self.sent.append(
+                sorted((topic, partition, key) for topic, partition, keys in sent for key in keys)
+            )
 
 
 def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> None:
@@ -111,8 +131,8 @@ def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> 
     remembered = Remembered()
     metrics = RoutingMetrics(CollectorRegistry())
     routing = Routing(VerificationPolicy(), remembered, registry, metrics)
-    producer = Producer()
-    app.producer = producer  # type: ignore[assignment]
+    producer = AiokafkaProducer()
+    app.producer = SimpleNamespace(_ensure_producer=lambda: producer)  # type: ignore[assignment]
     post: dict[str, Any] = {"data": {"id": "1", "text": "x", "author_id": "2"}}
     events = [
         Event(
@@ -124,22 +144,26 @@ def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> 
         )
         for partition, offset in [(0, 10), (2, 11), (1, 12), (0, 13)]
     ]
-    stream = Batches([events[:3], events[3:]])
+    stream = Stream([events[:3], events[3:]], producer)
     before = stream.current_event
 
     agent = install(app, routing, "mentions.raw", remembered)
     asyncio.run(agent.fun(stream))  # type: ignore[arg-type]
 
-    # The author is not among the post's users: each post is rejected, keyed by its id, after
-    # its dedup record went to its own partition's changelog.
-    assert producer.sent == [
-        sent
-        for partition, offset in [(0, 10), (2, 11), (1, 12), (0, 13)]
-        for sent in [
-            ("decided-changelog", str(offset).encode(), partition, (partition, offset)),
-            ("mentions.rejected", str(offset).encode(), None, (partition, offset)),
-        ]
-    ]
+    # The author is not among the post's users: each post is rejected, keyed by its id (to the
+    # partition aiokafka's send would choose), and its dedup record went to its own partition's
+    # changelog; each batch of posts was sent before the next was taken.
+    def sent(posts: list[tuple[int, int]]) -> list[tuple[str, int, bytes | None]]:
+        keys = [(partition, str(offset).encode()) for partition, offset in posts]
+        return sorted(
+            [("decided-changelog", partition, key) for partition, key in keys]
+            + [
+                ("mentions.rejected", DefaultPartitioner()(key, [0, 1, 2], []), key)
+                for _, key in keys
+            ]
+        )
+
+    assert stream.sent == [sent([(0, 10), (2, 11), (1, 12)]), sent([(0, 13)])]
     assert stream.current_event is before
 
 
