@@ -24,6 +24,7 @@ from faust.windows import TumblingWindow
 from agents.registry import Registry
 from agents.route import (
     COMPLAINT_TOPIC_PREFIX,
+    Emit,
     Router,
     SeenPosts,
 )
@@ -187,8 +188,11 @@ def install(
     source = app.topic(raw_topic, schema=Undecoded())
     metrics = routing.metrics
 
-    async def route_one(event: faust.types.EventT[bytes], batches: Batches) -> list[float]:
-        """Route a post and add its events to `batches`; its timestamp once a complaint."""
+    async def route_one(
+        event: faust.types.EventT[bytes], batches: Batches, posted: list[float]
+    ) -> list[Emit]:
+        """Route a post and add its events to `batches`, its timestamp to `posted` once a
+        complaint."""
         message = event.message
         where: Source = {
             "topic": message.topic,
@@ -196,8 +200,6 @@ def install(
             "offset": message.offset,
         }
         emits = routing.router.route_message(message.value or b"", where)
-        metrics.count(emits)
-        posted: list[float] = []
         for topic, key, value in emits:
             try:
                 await batches.add(topic, None if key is None else key.encode(), orjson.dumps(value))
@@ -205,7 +207,7 @@ def install(
                 _stop_before_commit(f"sending to {topic} failed", where)
             if topic.startswith(COMPLAINT_TOPIC_PREFIX):
                 posted.append(message.timestamp)
-        return posted
+        return emits
 
     # concurrency 1: faust issue #606 loses messages when an agent runs with more.
     @app.agent(source, concurrency=1)
@@ -219,13 +221,15 @@ def install(
             # leaves nothing behind.
             batches = Batches(cast(AiokafkaProducer, app.producer)._ensure_producer())
             posted: list[float] = []
+            routed: list[list[Emit]] = []
             for event in events:
                 # The dedup table writes to the changelog partition of the current event and
                 # into its time window; in a batch that must be this event, not the last one.
                 # Only this task's context variable: `stream.current_event` belongs to the task
                 # that fills the next batch, and changing it swaps the event that task buffers.
                 _current_event.set(weakref.ref(event))
-                posted += await route_one(event, batches)
+                routed.append(await route_one(event, batches, posted))
+            metrics.count(routed)
             try:
                 for partition, key, value in changelog.take_changelog():
                     await batches.add(changelog.changelog_topic, key, value, partition)

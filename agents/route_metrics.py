@@ -4,6 +4,7 @@ registry ids (or `unrouted`), never a handle read from a post."""
 
 from __future__ import annotations
 
+import collections
 import functools
 import time
 from collections.abc import Iterable
@@ -70,23 +71,33 @@ class RoutingMetrics:
         for agency in registry.agency_ids:
             self._agency(agency)
 
-    def count(self, emits: Iterable[Emit]) -> None:
-        """Counts the events of one input message: each post once by outcome, each complaint
-        once by agency."""
+    def count(self, posts: Iterable[Iterable[Emit]]) -> None:
+        """Counts the events of a batch of input messages, one `Emit` list each: each post once
+        by outcome, each complaint once by agency. A batch at a time: a series' `inc` takes a
+        lock, and four of them a post were 4% of the worker's busy time in a sampling profile."""
+        outcomes: collections.Counter[str] = collections.Counter()
+        reasons: collections.Counter[str] = collections.Counter()
+        agencies: collections.Counter[str] = collections.Counter()
+        for emits in posts:
+            routed: set[str] = set()
+            for topic, _, event in emits:
+                if topic == DEAD_LETTER_TOPIC:
+                    outcomes["dead_letter"] += 1
+                elif topic == REJECTED_TOPIC:
+                    outcomes["rejected"] += 1
+                    reasons[cast(Rejection, event)["reason"]] += 1
+                elif topic == UNROUTED_TOPIC:
+                    outcomes["unrouted"] += 1
+                    agencies[UNROUTED] += 1
+                else:
+                    complaint = cast(Complaint, event)
+                    routed.add(complaint["tweet_id"])
+                    agencies[str(complaint["agency_id"])] += 1
+            outcomes["routed"] += len(routed)
+        for outcome, count in outcomes.items():
+            self._outcome(outcome).inc(count)
+        for reason, count in reasons.items():
+            self._reason(reason).inc(count)
+        for agency, count in agencies.items():
+            self._agency(agency).inc(count)
         self.last_mention.set(time.time())
-        routed: set[str] = set()
-        for topic, _, event in emits:
-            if topic == DEAD_LETTER_TOPIC:
-                self._outcome("dead_letter").inc()
-            elif topic == REJECTED_TOPIC:
-                self._outcome("rejected").inc()
-                self._reason(cast(Rejection, event)["reason"]).inc()
-            elif topic == UNROUTED_TOPIC:
-                self._outcome("unrouted").inc()
-                self._agency(UNROUTED).inc()
-            else:
-                complaint = cast(Complaint, event)
-                routed.add(complaint["tweet_id"])
-                self._agency(complaint["agency_id"]).inc()
-        if routed:
-            self._outcome("routed").inc(len(routed))

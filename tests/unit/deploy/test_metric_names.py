@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from agents.route_metrics import RoutingMetrics
 from streams.metrics import ProducerMetrics
-from streams.worker_web import ConsumerLag, faust_metrics
+from streams.worker_web import ConsumerLag, faust_sensors
 from tests.unit.deploy.deploy_files import (
     ALERTS_TEST,
     DASHBOARD,
@@ -78,7 +78,7 @@ def _series_names(registry: CollectorRegistry) -> set[str]:
 def exported() -> set[str]:
     worker = CollectorRegistry()
     RoutingMetrics(worker)
-    faust_metrics(worker)
+    faust_sensors(worker)
     worker.register(ConsumerLag(cast(faust.App, _FakeApp()), "mentions.raw"))
     producer = CollectorRegistry()
     ProducerMetrics(producer, "file")
