@@ -11,6 +11,7 @@ import logging
 import os
 import time
 import weakref
+from collections.abc import Sequence
 from functools import cached_property, partial
 from typing import Any, NoReturn, Protocol, cast
 
@@ -201,55 +202,74 @@ def install(
         }
         emits = routing.router.route_message(message.value or b"", where)
         for topic, key, value in emits:
-            try:
-                await batches.add(topic, None if key is None else key.encode(), orjson.dumps(value))
-            except Exception:
-                _stop_before_commit(f"sending to {topic} failed", where)
+            await batches.add(topic, None if key is None else key.encode(), orjson.dumps(value))
             if topic.startswith(COMPLAINT_TOPIC_PREFIX):
                 posted.append(message.timestamp)
         return emits
+
+    async def route_batch(
+        events: Sequence[faust.types.EventT[bytes]],
+    ) -> tuple[list[float], asyncio.Future[list[Any]]]:
+        """Route a batch of posts and hand their events and the dedup table's changelog records
+        to the producer; the complaints' mention timestamps, and the batch's acknowledgement."""
+        # Straight to the producer under Faust's, in batches, not through Faust topics: a
+        # topic's send path (futures, serialisers, sensors) cost the worker more than the
+        # routing. Faust flushes this producer before it commits an offset, so a commit leaves
+        # nothing behind.
+        batches = Batches(
+            cast(AiokafkaProducer, app.producer)._ensure_producer(), on_delivery=_stop_if_refused
+        )
+        posted: list[float] = []
+        routed: list[list[Emit]] = []
+        for event in events:
+            # The dedup table writes to the changelog partition of the current event and into
+            # its time window; in a batch that must be this event, not the last one. Only this
+            # task's context variable: `stream.current_event` belongs to the task that fills
+            # the next batch, and changing it swaps the event that task buffers.
+            _current_event.set(weakref.ref(event))
+            routed.append(await route_one(event, batches, posted))
+        metrics.count(routed)
+        for partition, key, value in changelog.take_changelog():
+            await batches.add(changelog.changelog_topic, key, value, partition)
+        return posted, await batches.send()
 
     # concurrency 1: faust issue #606 loses messages when an agent runs with more.
     @app.agent(source, concurrency=1)
     async def route_mentions(events_of: faust.StreamT[bytes]) -> None:
         stream = cast(faust.Stream[bytes], events_of)  # StreamT does not declare take_events
-        # take_events acks a batch's events once this loop body is done with them all.
+        # take_events acks a batch's events once this loop body is done with them all, and in a
+        # `finally`: also when the body raised, sent or not.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WAIT):
-            # Straight to the producer under Faust's, in batches, not through Faust topics: a
-            # topic's send path (futures, serialisers, sensors) cost the worker more than the
-            # routing. Faust flushes this producer before it commits an offset, so a commit
-            # leaves nothing behind.
-            batches = Batches(cast(AiokafkaProducer, app.producer)._ensure_producer())
-            posted: list[float] = []
-            routed: list[list[Emit]] = []
-            for event in events:
-                # The dedup table writes to the changelog partition of the current event and
-                # into its time window; in a batch that must be this event, not the last one.
-                # Only this task's context variable: `stream.current_event` belongs to the task
-                # that fills the next batch, and changing it swaps the event that task buffers.
-                _current_event.set(weakref.ref(event))
-                routed.append(await route_one(event, batches, posted))
-            metrics.count(routed)
             try:
-                for partition, key, value in changelog.take_changelog():
-                    await batches.add(changelog.changelog_topic, key, value, partition)
-                sent = await batches.send()
-            except Exception:
-                _stop_before_commit("sending a batch of events failed", None)
-            # Resolved when Kafka acknowledged the whole batch, or refused a record of it.
-            sent.add_done_callback(partial(_delivered, metrics, posted))
+                posted, sent = await route_batch(events)
+            except Exception as error:
+                first = events[0].message
+                _stop_before_commit(
+                    f"routing or sending a batch of {len(events)} posts failed: {error!r}",
+                    {"topic": first.topic, "partition": first.partition, "offset": first.offset},
+                )
+            sent.add_done_callback(partial(_observe_latency, metrics, posted))
 
     return route_mentions
 
 
-def _delivered(metrics: RoutingMetrics, posted: list[float], delivery: asyncio.Future[Any]) -> None:
-    """A batch acknowledged: the route latency of each complaint in it, from its mention's
-    timestamp in Kafka."""
-    if not delivery.cancelled() and delivery.exception() is not None:
-        _stop_before_commit(f"Kafka refused an event: {delivery.exception()!r}", None)
+def _observe_latency(
+    metrics: RoutingMetrics, posted: list[float], delivery: asyncio.Future[Any]
+) -> None:
+    """A batch of posts acknowledged: the route latency of each complaint in it, from its
+    mention's timestamp in Kafka. (A refused batch has stopped the worker: `_stop_if_refused`.)"""
+    if delivery.cancelled() or delivery.exception() is not None:
+        return
     now = time.time()
     for timestamp in posted:
         metrics.latency.observe(now - timestamp)
+
+
+def _stop_if_refused(delivery: asyncio.Future[Any]) -> None:
+    if delivery.cancelled():
+        _stop_before_commit("a produce batch was cancelled", None)
+    if delivery.exception() is not None:
+        _stop_before_commit(f"Kafka refused a produce batch: {delivery.exception()!r}", None)
 
 
 def _stop_before_commit(reason: str, where: Source | None) -> NoReturn:

@@ -3,7 +3,7 @@ which builds one batch a topic partition, in one run on a broker of its own.
 
     python3 bench/send_bench.py [--count 200000] [--rounds 2]
 
-Both send the same keyed records (about 380 bytes, like a complaint event) to a topic of three
+Both send the same keyed records (about 390 bytes, like a complaint event) to a topic of three
 partitions, 500 records at a time as the worker sends a batch of posts, with the worker's producer
 settings (acks=all, idempotent, 1 ms linger, batches of up to 1 MB), and wait for every
 acknowledgement. Each round uses a new topic and producer; the two alternate.

@@ -19,12 +19,13 @@ from streams.topics import APP_ID
 log = logging.getLogger(__name__)
 
 # The most a produce batch holds for one partition; aiokafka's default is 16 kB. aiokafka sends
-# one batch a partition at a time and a send waits while its partition's batch is full, so with
-# 16 kB (about 20 complaint events) the busiest agency's topic took a round trip to the broker per
-# 20 events: in a traced drain of 100,000 posts the worker's sends waited 198 times, 4.4 s in all;
-# with 1 MB, 4 times, 0.03 s (README, Speed). 1 MB is within the broker's default largest message
-# (`message.max.bytes`, 1,048,588 bytes); a broker or topic set lower refuses a full batch, and
-# the worker stops at every refused event, so it needs this lower too.
+# one batch a partition at a time, so with 16 kB (about 20 complaint events), when the worker still
+# sent one record at a time, the busiest agency's topic took a round trip to the broker per 20
+# events: in a traced drain of 100,000 posts the worker's sends waited 198 times, 4.4 s in all;
+# with 1 MB, 4 times, 0.03 s (bench/NOTES.md). The worker's own batches (`streams/batches.py`)
+# have this limit too. 1 MB is within the broker's default largest message (`message.max.bytes`,
+# 1,048,588 bytes); a broker or topic set lower refuses a full batch, and the worker stops at
+# every refused batch, so it needs this lower too.
 PRODUCER_BATCH_BYTES = 1024 * 1024
 
 

@@ -135,7 +135,7 @@ class Consumer(faust_aiokafka.Consumer):
         `mentions.raw`); a stream buffer that full takes its partitions out of the set Faust
         fetches from, and Faust then waits up to 1 s for records of the others. That wait did
         not end when the buffer drained and the partitions came back: in a traced drain the
-        worker sat idle for 0.2 to 0.5 s every 3 to 5 s (README, Speed)."""
+        worker sat idle for 0.2 to 0.5 s every 3 to 5 s (bench/NOTES.md)."""
         back = tp in self._buffered_partitions
         super().on_buffer_drop(tp)
         if back:

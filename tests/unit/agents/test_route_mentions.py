@@ -5,6 +5,7 @@ fill the next batch, is left alone. The dedup table queues its changelog for the
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 import faust
 import orjson
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
 from faust.serializers import codecs
 from faust.streams import _current_event
@@ -26,6 +28,13 @@ from agents.route_metrics import RoutingMetrics
 from agents.verify import VerificationPolicy
 from streams.app import create_app
 from streams.settings import Settings
+from tests.unit.agents.factories import (
+    KEJATI_HANDLE,
+    KEJATI_ID,
+    build_registry,
+    make_post,
+    stream_line,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -61,14 +70,18 @@ class Builder:
 
 class AiokafkaProducer:
     """Stands in for the aiokafka producer under Faust's: records each batch sent, with its topic,
-    partition and keys, and where the agent's stream was when it was sent."""
+    partition and keys. Its batches are acknowledged at once unless `pending`; `refusing` makes
+    `send_batch` raise it."""
 
     client = SimpleNamespace(
         cluster=SimpleNamespace(available_partitions_for_topic=lambda topic: {0, 1, 2})
     )
 
-    def __init__(self) -> None:
+    def __init__(self, pending: bool = False, refusing: Exception | None = None) -> None:
+        self.pending = pending
+        self.refusing = refusing
         self.sent: list[tuple[str, int, list[bytes | None]]] = []
+        self.deliveries: list[asyncio.Future[None]] = []
 
     def create_batch(self) -> Builder:
         return Builder()
@@ -76,9 +89,13 @@ class AiokafkaProducer:
     async def send_batch(
         self, batch: Builder, topic: str, *, partition: int
     ) -> asyncio.Future[None]:
+        if self.refusing is not None:
+            raise self.refusing
         self.sent.append((topic, partition, batch.keys))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        if not self.pending:
+            done.set_result(None)
+        self.deliveries.append(done)
         return done
 
     async def partitions_for(self, topic: str) -> set[int]:
@@ -275,3 +292,79 @@ def test_the_agent_takes_the_raw_topic_s_bytes_without_decoding_them(
     event = asyncio.run(decode(message))
 
     assert (event.key, event.value) == (b"12", b"\xff{")
+
+
+def agent_with(
+    tmp_path: Path, producer: AiokafkaProducer, metrics: RoutingMetrics
+) -> faust.types.AgentT[Any]:
+    """The agent on the test registry, its producer `producer`."""
+    app = new_app(tmp_path)
+    app.producer = SimpleNamespace(_ensure_producer=lambda: producer)  # type: ignore[assignment]
+    routing = Routing(VerificationPolicy(), set(), build_registry(), metrics)
+    return install(app, routing, "mentions.raw", Remembered())
+
+
+def complaint(offset: int) -> Event:
+    """A verified author's post to the Kejaksaan Tinggi: one complaint."""
+    post = make_post(
+        "@KejatiJateng tolong",
+        id=str(1790000000000000900 + offset),
+        mentions=[(KEJATI_ID, KEJATI_HANDLE)],
+    )
+    return Event(Message(0, offset, stream_line(post), timestamp=time.time() - 1))
+
+
+def test_route_latency_is_observed_once_the_batch_is_acknowledged(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    producer = AiokafkaProducer(pending=True)
+    agent = agent_with(tmp_path, producer, RoutingMetrics(registry))
+
+    def observed() -> float | None:
+        return registry.get_sample_value("aduan_route_latency_seconds_count")
+
+    async def scenario() -> tuple[float | None, float | None]:
+        await agent.fun(Stream([[complaint(1), complaint(2)]], producer))  # type: ignore[arg-type]
+        before = observed()
+        for delivery in producer.deliveries:
+            delivery.set_result(None)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return before, observed()
+
+    before, after = asyncio.run(scenario())
+
+    assert (before, after) == (0, 2)
+    slowest = registry.get_sample_value("aduan_route_latency_seconds_bucket", {"le": "0.5"})
+    assert slowest == 0  # each from its mention's timestamp, a second before
+
+
+def test_a_batch_kafka_refuses_stops_the_worker_before_the_next_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr("agents.route_mentions.os._exit", exits.append)
+    producer = AiokafkaProducer(pending=True)
+    agent = agent_with(tmp_path, producer, RoutingMetrics(CollectorRegistry()))
+
+    async def scenario() -> list[int]:
+        await agent.fun(Stream([[complaint(1)]], producer))  # type: ignore[arg-type]
+        producer.deliveries[0].set_exception(KafkaTimeoutError())
+        await asyncio.sleep(0)  # one loop turn: no later, so that no commit gets ahead of it
+        return list(exits)
+
+    assert asyncio.run(scenario()) == [75]
+
+
+def test_a_batch_that_cannot_be_handed_to_the_producer_stops_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def exit_now(code: int) -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr("agents.route_mentions.os._exit", exit_now)
+    producer = AiokafkaProducer(refusing=KafkaTimeoutError())
+    agent = agent_with(tmp_path, producer, RoutingMetrics(CollectorRegistry()))
+
+    with pytest.raises(SystemExit) as stopped:
+        asyncio.run(agent.fun(Stream([[complaint(1)]], producer)))  # type: ignore[arg-type]
+    assert stopped.value.code == 75

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from streams.batches import Batches
@@ -18,9 +18,13 @@ class Producer:
     sent is kept, with its topic, partition and how many records it holds."""
 
     def __init__(
-        self, batch_size: int = 1024 * 1024, available: frozenset[int] = frozenset({0, 1, 2})
+        self,
+        batch_size: int = 1024 * 1024,
+        available: frozenset[int] = frozenset({0, 1, 2}),
+        partitions: list[int] | None = None,
     ) -> None:
         self.batch_size = batch_size
+        self.partitions = partitions or [2, 0, 1]  # not sorted, as a set need not be
         self.sent: list[tuple[str, int, int]] = []
         self.deliveries: list[asyncio.Future[None]] = []
         self.lookups: list[str] = []
@@ -39,9 +43,9 @@ class Producer:
         self.deliveries.append(delivery)
         return delivery
 
-    async def partitions_for(self, topic: str) -> set[int]:
+    async def partitions_for(self, topic: str) -> list[int]:
         self.lookups.append(topic)
-        return {2, 0, 1}
+        return self.partitions
 
 
 def run(
@@ -56,27 +60,36 @@ def run(
 
 
 def test_a_record_with_a_key_goes_where_aiokafka_s_send_puts_it() -> None:
-    producer = Producer()
-    keys = [str(number).encode() for number in range(20)]
+    """Against the partition aiokafka's own producer picks from the same metadata."""
+    keys = [str(number).encode() for number in range(40)]
 
-    run(Batches(producer), [("complaints.x", key, None) for key in keys])  # type: ignore[arg-type]
+    async def scenario() -> tuple[list[tuple[str, int, int]], list[int]]:
+        producer = Producer(partitions=[4, 0, 3, 1, 2])
+        batches = Batches(producer)  # type: ignore[arg-type]
+        for key in keys:
+            await batches.add("complaints.x", key, b"value")
+        await batches.send()
+        aiokafka = AIOKafkaProducer(bootstrap_servers="localhost:1")  # never started
+        aiokafka._metadata = SimpleNamespace(
+            partitions_for_topic=lambda topic: {0, 1, 2, 3, 4},
+            available_partitions_for_topic=lambda topic: {0, 1, 2, 3, 4},
+        )
+        where = [aiokafka._partition("complaints.x", None, None, None, key, None) for key in keys]
+        await aiokafka.stop()
+        return producer.sent, where
 
-    where = [DefaultPartitioner()(key, [0, 1, 2], [0, 1, 2]) for key in keys]
-    assert sorted(producer.sent) == [
-        ("complaints.x", p, where.count(p)) for p in sorted(set(where))
-    ]
-    assert len(set(where)) > 1
+    sent, where = asyncio.run(scenario())
+
+    assert sorted(sent) == [("complaints.x", p, where.count(p)) for p in sorted(set(where))]
+    assert len(set(where)) > 2
 
 
 def test_a_record_with_a_partition_goes_to_it_and_one_without_a_key_to_an_available_one() -> None:
     producer = Producer(available=frozenset({1}))
 
-    run(
-        Batches(producer),
-        [("changelog", b"k", 2), ("mentions.dlq", None, None), ("mentions.dlq", None, None)],
-    )  # type: ignore[arg-type]
+    run(Batches(producer), [("changelog", b"k", 2)] + [("mentions.dlq", None, None)] * 20)  # type: ignore[arg-type]
 
-    assert producer.sent == [("changelog", 2, 1), ("mentions.dlq", 1, 2)]
+    assert producer.sent == [("changelog", 2, 1), ("mentions.dlq", 1, 20)]
 
 
 def test_a_full_batch_is_sent_at_once_and_the_rest_on_send() -> None:
@@ -125,3 +138,32 @@ def test_nothing_added_sends_nothing_and_is_acknowledged_at_once() -> None:
 
     assert producer.sent == []
     assert sent.result() == []
+
+
+def test_each_batch_is_reported_as_soon_as_it_is_resolved() -> None:
+    """Each batch on its own, also one sent when it filled up, not once all of them are."""
+
+    async def scenario() -> tuple[list[type[BaseException] | None], bool]:
+        producer = Producer(batch_size=200)
+        reported: list[type[BaseException] | None] = []
+
+        def report(batch: asyncio.Future[None]) -> None:
+            error = batch.exception()
+            reported.append(None if error is None else type(error))
+
+        batches = Batches(producer, on_delivery=report)  # type: ignore[arg-type]
+        for _ in range(3):
+            await batches.add("changelog", b"k" * 50, b"value", 0)  # the third fills the first
+        await batches.add("other", None, b"value", 0)
+        sent = await batches.send()
+        producer.deliveries[0].set_result(None)
+        await asyncio.sleep(0)  # one loop turn: the batch's own callbacks
+        first_only = sent.done()
+        producer.deliveries[2].set_exception(KafkaTimeoutError())
+        await asyncio.sleep(0)
+        return reported, first_only
+
+    reported, done_after_the_first = asyncio.run(scenario())
+
+    assert reported == [None, KafkaTimeoutError]
+    assert not done_after_the_first

@@ -50,8 +50,10 @@ def test_the_sensors_export_what_faust_s_own_export_for_messages_and_events(tmp_
     stream = app.stream(app.topic("mentions.raw"))
     stream.task_owner = asyncio.Future(loop=app.loop)  # any object Faust can weakly refer to
     ours, faust = CollectorRegistry(), CollectorRegistry()
-    hooks(faust_sensors(ours), stream)
-    hooks(PrometheusMonitor(metrics=FaustMetrics.create(faust, "faust")), stream)
+    sensors = faust_sensors(ours)
+    monitor = PrometheusMonitor(metrics=FaustMetrics.create(faust, "faust"))
+    hooks(sensors, stream)
+    hooks(monitor, stream)
 
     theirs = {
         key: value
@@ -61,6 +63,8 @@ def test_the_sensors_export_what_faust_s_own_export_for_messages_and_events(tmp_
     assert exported(ours) == theirs
     assert theirs[("faust_messages_received_total", ())] == 5
     assert theirs[("faust_total_active_events", ())] == 1
+    # What Faust's check for a stream that stopped processing a partition reads.
+    assert sensors.stream_inbound_time.keys() == monitor.stream_inbound_time.keys() != set()
 
 
 def test_each_label_set_keeps_its_own_series() -> None:
