@@ -36,8 +36,9 @@ class App(faust.App):
 
     async def maybe_start_producer(self) -> ProducerT:
         """The producer, once it runs, without Faust's stampede guard: that guard yields to the
-        event loop three times a call, and every send and table write calls it, so a burst of
-        sends was spread over many loop turns and went out as many small produce requests."""
+        event loop three times a call, and every send through a Faust topic calls it, so a burst
+        of sends was spread over many loop turns and went out as many small produce requests.
+        (The agent's own sends no longer go through it: `streams/batches.py`.)"""
         if self.producer.started and not self.in_transaction:
             return self.producer
         producer: ProducerT = await super().maybe_start_producer()
