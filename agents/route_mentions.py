@@ -195,12 +195,7 @@ def install(
         """Route a post and add its events to `batches`, its timestamp to `posted` once a
         complaint."""
         message = event.message
-        where: Source = {
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-        }
-        emits = routing.router.route_message(message.value or b"", where)
+        emits = routing.router.route_message(message.value or b"", _source(message))
         for topic, key, value in emits:
             await batches.add(topic, None if key is None else key.encode(), orjson.dumps(value))
             if topic.startswith(COMPLAINT_TOPIC_PREFIX):
@@ -243,14 +238,18 @@ def install(
             try:
                 posted, sent = await route_batch(events)
             except Exception as error:
-                first = events[0].message
                 _stop_before_commit(
                     f"routing or sending a batch of {len(events)} posts failed: {error!r}",
-                    {"topic": first.topic, "partition": first.partition, "offset": first.offset},
+                    _source(events[0].message),
                 )
             sent.add_done_callback(partial(_observe_latency, metrics, posted))
 
     return route_mentions
+
+
+def _source(message: faust.types.Message) -> Source:
+    """Where a message was read: what dead letters and stop messages name."""
+    return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
 
 
 def _observe_latency(
