@@ -10,15 +10,12 @@ import asyncio
 import logging
 import os
 import time
-import weakref
 from collections.abc import Sequence
 from functools import cached_property, partial
 from typing import Any, NoReturn, Protocol, cast
 
 import faust
 import orjson
-from faust.streams import _current_event  # the context variable faust.current_event() reads
-from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types.windows import WindowRange
 from faust.windows import TumblingWindow
 
@@ -33,6 +30,9 @@ from agents.route_metrics import RoutingMetrics
 from agents.verify import VerificationPolicy
 from schemas.events import Source
 from streams.batches import Batches
+from streams.compat import table_store
+from streams.compat.current_event import set_current_event
+from streams.compat.direct_produce import aiokafka_producer
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ class DecidedPosts:
             # the changelog has as many partitions as the post's topic.
             partition = table.partition_for_key(key)
             assert partition is not None  # the table does not use the default partitioner
-            table.data[key] = value
-            table._maybe_set_key_ttl(key, partition)  # what makes the window expire
+            table_store.write(table, key, value, partition)
             self._changelog.append((partition, orjson.dumps(key), orjson.dumps(value)))
 
     @cached_property
@@ -211,9 +210,7 @@ def install(
         # topic's send path (futures, serialisers, sensors) cost the worker more than the
         # routing. Faust flushes this producer before it commits an offset, so a commit leaves
         # nothing behind.
-        batches = Batches(
-            cast(AiokafkaProducer, app.producer)._ensure_producer(), on_delivery=_stop_if_refused
-        )
+        batches = Batches(aiokafka_producer(app), on_delivery=_stop_if_refused)
         posted: list[float] = []
         routed: list[list[Emit]] = []
         for event in events:
@@ -221,7 +218,7 @@ def install(
             # its time window; in a batch that must be this event, not the last one. Only this
             # task's context variable: `stream.current_event` belongs to the task that fills
             # the next batch, and changing it swaps the event that task buffers.
-            _current_event.set(weakref.ref(event))
+            set_current_event(event)
             routed.append(await route_one(event, batches, posted))
         metrics.count(routed)
         for partition, key, value in changelog.take_changelog():

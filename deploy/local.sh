@@ -22,7 +22,7 @@ die() { echo "local.sh: $*" >&2; exit 1; }
 worker_running() { [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 up() {
-  command -v aduan >/dev/null || die "aduan is not installed: python3 -m pip install -e '.[dev]'"
+  command -v aduan >/dev/null || die "aduan is not installed: run deploy/setup.sh"
   mkdir -p "$run"
   "$root/deploy/kafka/broker.sh" start >/dev/null
   aduan topics create > /dev/null

@@ -82,8 +82,9 @@ def _service_rights(service: str) -> Wanted:
     """What each service does and nothing more. The worker reads mentions and the registry,
     writes every routed event, and keeps Faust's own topics (`aduan-*`: the dedup table's
     changelog, the assignor's topic), which it creates, and its consumer group. The producer
-    appends to mentions.raw and keeps the X poller's checkpoints. Neither creates the pipeline's
-    topics: `aduan topics create` and `aduan agencies sync` do, as admin."""
+    appends to mentions.raw, keeps the X poller's checkpoints and follows the registry. Neither
+    creates the pipeline's topics: `aduan topics create` and `aduan agencies sync` do, as
+    admin."""
     if service == "worker":
         outputs = [_topic(name) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC)]
         outputs.append(_topics_starting(COMPLAINT_TOPIC_PREFIX))
@@ -98,6 +99,7 @@ def _service_rights(service: str) -> Wanted:
         return [
             *((op, _topic(RAW_TOPIC)) for op in _WRITES),
             *((op, _topic(CHECKPOINT_TOPIC)) for op in (*_READS, ACLOperation.WRITE)),
+            *((op, _topic(REGISTRY_TOPIC)) for op in _READS),
         ]
     raise ConfigError(f"unknown service {service!r}; one of: {', '.join(SERVICES)}")
 

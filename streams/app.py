@@ -1,22 +1,14 @@
-"""The Faust app. It holds settings only; `agents.route_mentions` adds the agent."""
+"""The Faust app. It holds settings only; `agents.route_mentions` adds the agent, and
+`streams.compat` the patches to Faust it is built from."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sys
-from typing import Any
-
 import faust
-import faust.streams
-from faust.types import ProducerT, TransportT
 
-from streams.consumer import Transport
+from streams.compat.tables import SafeTableManager
+from streams.compat.transport import App
 from streams.settings import SASL_MECHANISM, Settings
-from streams.table_recovery import SafeTableManager
 from streams.topics import APP_ID
-
-log = logging.getLogger(__name__)
 
 # The most a produce batch holds for one partition; aiokafka's default is 16 kB. aiokafka sends
 # one batch a partition at a time, so with 16 kB (about 20 complaint events), when the worker still
@@ -27,24 +19,6 @@ log = logging.getLogger(__name__)
 # 1,048,588 bytes); a broker or topic set lower refuses a full batch, and the worker stops at
 # every refused batch, so it needs this lower too.
 PRODUCER_BATCH_BYTES = 1024 * 1024
-
-
-class App(faust.App):
-    def _new_transport(self) -> TransportT:
-        """Faust's aiokafka transport with our consumer (`streams.consumer`)."""
-        return Transport(self.conf.broker_consumer, self)
-
-    async def maybe_start_producer(self) -> ProducerT:
-        """The producer, once it runs, without Faust's stampede guard: that guard yields to the
-        event loop three times a call, and every send through a Faust topic calls it, so a burst
-        of sends was spread over many loop turns and went out as many small produce requests.
-        (The agent's own sends no longer go through it: `streams/batches.py`.)"""
-        if self.producer.started and not self.in_transaction:
-            return self.producer
-        producer: ProducerT = await super().maybe_start_producer()
-        # Faust's guard stores itself on the instance, where it would shadow this method.
-        vars(self).pop("maybe_start_producer", None)
-        return producer
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -80,25 +54,3 @@ def create_app(settings: Settings) -> faust.App:
         broker_credentials=credentials,
         TableManager=SafeTableManager,
     )
-
-
-def take_waiting_events_at_once() -> None:
-    """Lets Faust's streams take every event waiting in their buffer in one event-loop turn.
-
-    Faust's stream iterator sleeps 0 s before each event, so a stream took one event from its
-    buffer per loop turn, and the loop turned little faster than posts came at 1,000/s: after
-    any pause the buffer drained slowly, and the agent's batches began up to 286 ms after their
-    oldest post (bench/NOTES.md). Here that sleep returns at once; the iterator still yields
-    whenever it waits, for an empty buffer or for the agent to take a full batch."""
-    iterator = getattr(faust.streams, "_CStreamIterator", None)
-    if iterator is None:  # NO_CYTHON set, or Faust built without its extension
-        log.warning("Faust's Cython stream iterator is off: streams take one event a loop turn")
-        return
-    # The extension looks `sleep` up in its module's namespace on every call.
-    vars(sys.modules[iterator.__module__])["sleep"] = _sleep_unless_zero
-
-
-async def _sleep_unless_zero(delay: float, result: Any = None) -> Any:
-    if delay:
-        return await asyncio.sleep(delay, result)
-    return result

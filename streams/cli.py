@@ -24,10 +24,8 @@ from streams.settings import ENVIRONMENT, SERVICES, Settings
 from streams.synthetic import synthetic_lines
 
 if TYPE_CHECKING:
-    from kafka import KafkaProducer
-
-    from streams.metrics import ProducerMetrics
     from streams.producer import RawSink
+    from streams.registry_sync import RegistryFollower
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,7 +259,7 @@ def _policy(args: argparse.Namespace, settings: Settings) -> VerificationPolicy:
 
 
 def _run_route(args: argparse.Namespace, settings: Settings) -> int:
-    registry = load_registry(args.agencies or settings.agencies)
+    registry = load_registry(args.agencies or settings.registry_file())
     router = Router(registry, _policy(args, settings), seen=set())
     with _open(args.input, "rb", "input") as source, _open(args.output, "wb", "output") as sink:
         lines, counts = route_file(router, source, sink)
@@ -273,7 +271,7 @@ def _run_route(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_synthetic(args: argparse.Namespace, settings: Settings) -> int:
-    registry = load_registry(args.agencies or settings.agencies)
+    registry = load_registry(args.agencies or settings.registry_file())
     with _open(args.output, "wb", "output") as sink:
         for line in synthetic_lines(registry, args.count, args.seed):
             sink.write(line + b"\n")
@@ -288,18 +286,28 @@ def _positive(text: str) -> int:
 
 
 def _run_topics_create(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.topics import create_topics
+    from streams.topics import create_topics, partition_mismatches, topic_specs
 
-    registry = load_registry(args.agencies or settings.agencies)
-    for topic, created in create_topics(settings, registry).items():
-        print(f"{topic:<40} {'created' if created else 'exists'}", file=sys.stderr)
+    registry = load_registry(args.agencies or settings.registry_file())
+    created = create_topics(settings, registry)
+    specs = topic_specs(settings, registry)
+    mismatches = {mismatch.topic: mismatch for mismatch in partition_mismatches(settings, specs)}
+    for topic, new in created.items():
+        state = "created" if new else "exists"
+        if topic in mismatches:
+            state = f"exists, MISMATCH: {mismatches[topic].explain()}"
+        print(f"{topic:<40} {state}", file=sys.stderr)
+    broken = [mismatch for mismatch in mismatches.values() if mismatch.breaks_the_pipeline]
+    if broken:
+        more = f" ({len(broken) - 1} more above)" if len(broken) > 1 else ""
+        raise ConfigError(broken[0].explain() + more)
     return 0
 
 
 def _run_topics_count(args: argparse.Namespace, settings: Settings) -> int:
     from streams.topics import count_messages, topic_specs
 
-    registry = load_registry(args.agencies or settings.agencies)
+    registry = load_registry(args.agencies or settings.registry_file())
     names = [spec.name for spec in topic_specs(settings, registry)]
     for topic, count in count_messages(settings, names).items():
         print(f"{topic:<40} {count:>9}")
@@ -309,7 +317,7 @@ def _run_topics_count(args: argparse.Namespace, settings: Settings) -> int:
 def _run_agencies_sync(args: argparse.Namespace, settings: Settings) -> int:
     from streams.registry_sync import publish
 
-    registry = publish(settings, args.agencies or settings.agencies)
+    registry = publish(settings, args.agencies or settings.registry_file())
     print(
         f"published registry {registry.version} ({len(registry.agencies)} agencies); "
         "running workers switch to it",
@@ -322,7 +330,7 @@ def _run_agencies_grant(args: argparse.Namespace, settings: Settings) -> int:
     from streams.access import agency_user, grant
     from streams.subscriber import agency_group
 
-    registry = load_registry(args.agencies or settings.agencies)
+    registry = load_registry(args.agencies or settings.registry_file())
     made = grant(settings, registry, args.agency, args.password_file)
     rights = (
         f"{agency_user(args.agency)} may read complaints.{args.agency} in group "
@@ -374,15 +382,16 @@ def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.compat.kafka_connected import broker_connected
     from streams.metrics import ProducerMetrics, new_registry, serve
-    from streams.producer import RawSink, broker_connected, kafka_producer, produce_lines
+    from streams.producer import RawSink, kafka_producer, produce_lines
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # tweepy's debug log line carries the bearer token: never let it through.
     logging.getLogger("tweepy").setLevel(logging.INFO)
-    registry = load_registry(args.agencies or settings.agencies)
+    registry = load_registry(args.agencies or settings.registry_file())
     if (args.x_stream or args.x_poll) and args.rate:
         raise ConfigError(
             "--rate applies to --file and --synthetic; X sets the pace of its sources"
@@ -405,10 +414,8 @@ def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
     )
     sink = RawSink(producer, metrics, settings.kafka_user)
     try:
-        if args.x_stream:
-            _stream_from_x(settings, registry, sink, metrics)
-        elif args.x_poll:
-            _poll_x(settings, registry, sink, producer, metrics)
+        if args.x_stream or args.x_poll:
+            _from_x(args, settings, registry, sink)
         elif args.synthetic is not None:
             produce_lines(sink, synthetic_lines(registry, args.synthetic), args.rate)
         else:
@@ -419,8 +426,27 @@ def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         producer.close()
         server.shutdown()
+        server.server_close()
     print(f"{sink.sent} posts produced to mentions.raw", file=sys.stderr)
     return 0
+
+
+def _from_x(
+    args: argparse.Namespace, settings: Settings, registry: Registry, sink: RawSink
+) -> None:
+    """An X source, following the registry versions `aduan agencies sync` publishes, from the
+    one in force on (`registry` where none was published yet), as the worker does."""
+    from streams.registry_sync import RegistryFollower, registry_in_force
+
+    registry, offset = registry_in_force(settings, registry)
+    follower = RegistryFollower(settings, offset)
+    try:
+        if args.x_stream:
+            _stream_from_x(settings, registry, follower, sink)
+        else:
+            _poll_x(settings, registry, follower, sink)
+    finally:
+        follower.close()
 
 
 def _with_progress(source: BinaryIO) -> Iterator[bytes]:
@@ -438,7 +464,7 @@ def _with_progress(source: BinaryIO) -> Iterator[bytes]:
 
 
 def _stream_from_x(
-    settings: Settings, registry: Registry, sink: RawSink, metrics: ProducerMetrics
+    settings: Settings, registry: Registry, follower: RegistryFollower, sink: RawSink
 ) -> None:
     from streams.x_source import MentionStream, run_stream
 
@@ -447,29 +473,30 @@ def _stream_from_x(
         sink(key, value)
         sink.flush()
 
-    stream = MentionStream(settings.x_bearer_token, send, metrics)
-    run_stream(stream, registry, settings.x_backfill_minutes)
+    stream = MentionStream(settings.x_bearer_token, send, sink.metrics)
+    run_stream(stream, registry, settings.x_backfill_minutes, follower)
 
 
 def _poll_x(
-    settings: Settings,
-    registry: Registry,
-    sink: RawSink,
-    producer: KafkaProducer,
-    metrics: ProducerMetrics,
+    settings: Settings, registry: Registry, follower: RegistryFollower, sink: RawSink
 ) -> None:
     import tweepy
 
     from streams.checkpoints import KafkaCheckpoints
-    from streams.x_source import count_responses, poll_once
+    from streams.x_source import count_responses, poll_forever
 
     client = tweepy.Client(settings.x_bearer_token, return_type=dict, wait_on_rate_limit=True)
-    count_responses(client.session, metrics)
-    checkpoints = KafkaCheckpoints(settings, producer, metrics)
-    while True:
-        produced = poll_once(client, registry, checkpoints, sink, sink.flush)
-        print(f"polled: {produced} new posts", file=sys.stderr)
-        time.sleep(settings.x_poll_seconds)
+    count_responses(client.session, sink.metrics)
+    checkpoints = KafkaCheckpoints(settings, sink.producer, sink.metrics)
+    poll_forever(
+        client,
+        registry,
+        updates=follower,
+        checkpoints=checkpoints,
+        sink=sink,
+        flush=sink.flush,
+        pause=settings.x_poll_seconds,
+    )
 
 
 def _run_subscribe(args: argparse.Namespace, settings: Settings) -> int:
@@ -501,7 +528,7 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.agencies is not None:
         registry = load_registry(args.agencies)
     else:
-        registry = latest_published(settings)[0] or load_registry(settings.agencies)
+        registry = latest_published(settings)[0] or load_registry(settings.registry_file())
     spans = find_spans(settings, [RAW_TOPIC], window)
     total = sum(span.size for span in spans)
     with tempfile.TemporaryDirectory(prefix="aduan-replay-") as parts, _Progress(total) as show:

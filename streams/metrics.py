@@ -2,7 +2,7 @@
 small HTTP server (`/metrics`, `/healthz`, `/readyz`).
 
 Label values are bounded: `source` is one of the four sources, `status` an HTTP status code,
-`account` an account id from the registry."""
+`account` an account id from the registry, `title` one of `NOTICE_TITLES` or `other`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ from prometheus_client import (
 from agents.errors import ConfigError
 
 SOURCES = ("file", "synthetic", "x-stream", "x-poll")
+
+NOTICE_TITLES = ("operational-disconnect", "ConnectionException")
+"""Titles of the notices the X stream sends in place of a post, as its documentation lists them;
+any other title is counted as `other`."""
 
 
 class ProducerMetrics:
@@ -64,6 +68,12 @@ class ProducerMetrics:
         self.stream_connected = Gauge(
             "aduan_x_stream_connected",
             "1 while the X filtered stream is connected",
+            registry=registry,
+        )
+        self.stream_notices = Counter(
+            "aduan_x_stream_notices",
+            "Messages of the X filtered stream that carried errors and no post (not produced)",
+            ["title"],
             registry=registry,
         )
         self.checkpoint_time = Gauge(

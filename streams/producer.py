@@ -31,13 +31,6 @@ def kafka_producer(settings: Settings) -> KafkaProducer:
         raise unreachable(settings, exc) from None
 
 
-def broker_connected(producer: KafkaProducer) -> bool:
-    """Whether the producer holds a connection to a broker of the cluster. kafka-python has no
-    public call for it: `bootstrap_connected` only tells whether bootstrapping is under way."""
-    client = producer._sender._client
-    return any(client.connected(broker.node_id) for broker in client.cluster.brokers())
-
-
 class RawSink:
     """Sends posts to mentions.raw; `flush` returns only when Kafka acknowledged all of them."""
 

@@ -1,25 +1,35 @@
 """The agency registry as a compacted Kafka topic, so that running workers pick up a change
 without a restart.
 
-`aduan agencies sync` validates the file and publishes its text; every worker reads the topic
-(without a consumer group, so that each one sees every version) and swaps in each valid version.
-An invalid version on the topic is logged and skipped: the worker keeps the last good one.
+`aduan agencies sync` validates the file and publishes its text; every worker and X producer
+reads the topic (without a consumer group, so that each one sees every version) and swaps in each
+valid version: the worker with aiokafka (`follow`), the producer with kafka-python
+(`RegistryFollower`). An invalid version on the topic is logged and skipped: the reader keeps the
+last good one.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import kafka
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from agents.errors import RegistryError
 from agents.registry import Registry, parse_registry, read_registry
 from streams.producer import kafka_producer
 from streams.settings import Settings
-from streams.topics import REGISTRY_TOPIC, BrokerError, create_topics, read_to_end
+from streams.topics import (
+    REGISTRY_TOPIC,
+    BrokerError,
+    create_topics,
+    kafka_consumer,
+    read_to_end,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,57 @@ async def follow(
                 await apply(registry)
     finally:
         await consumer.stop()
+
+
+def registry_in_force(settings: Settings, fallback: Registry) -> tuple[Registry, int]:
+    """The newest valid published registry, or `fallback` where none was published yet, and the
+    offset to follow from: what a worker routes with, so what the producer fetches for."""
+    published, offset = latest_published(settings)
+    if published is not None and published.version != fallback.version:
+        log.info("using registry %s as published to %s", published.version, REGISTRY_TOPIC)
+        return published, offset
+    return fallback, offset
+
+
+class RegistryFollower:
+    """Published registry versions from `offset` on, for the synchronous producer."""
+
+    def __init__(self, settings: Settings, offset: int) -> None:
+        self.user = settings.kafka_user
+        # A missing topic must not come back made with the broker's defaults: not compacted.
+        self.consumer = kafka_consumer(
+            settings,
+            client_id="aduan-registry-follower",
+            enable_auto_commit=False,
+            allow_auto_create_topics=False,
+        )
+        partition = kafka.TopicPartition(REGISTRY_TOPIC, 0)
+        self.consumer.assign([partition])
+        self.consumer.seek(partition, offset)
+
+    def wait(self, seconds: float) -> Registry | None:
+        """Wait `seconds`; the newest valid version published meanwhile, or None."""
+        newest = None
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                batches = self.consumer.poll(timeout_ms=max(1, int(left * 1000)))
+            except TopicAuthorizationFailedError:
+                raise BrokerError(
+                    f"{self.user} may not read {REGISTRY_TOPIC}, which the X producer follows; "
+                    "give it the right with `aduan services grant producer` (as admin)"
+                ) from None
+            except KafkaError as exc:
+                raise BrokerError(f"following {REGISTRY_TOPIC} failed: {exc}") from None
+            for records in batches.values():
+                for record in records:
+                    newest = _parse(record.value, record.offset) or newest
+        if newest is not None:
+            log.info("following registry %s: %d agencies", newest.version, len(newest.agencies))
+        return newest
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 def _parse(value: bytes | None, offset: int) -> Registry | None:

@@ -44,6 +44,11 @@ ENVIRONMENT = (
     ("ADUAN_KAFKA_PASSWORD", "", "its password (or ADUAN_KAFKA_PASSWORD_FILE)"),
     ("ADUAN_X_POLL_SECONDS", "60", "pause between two rounds of produce --x-poll"),
     ("ADUAN_X_BACKFILL_MINUTES", "0", "minutes the X stream backfills on reconnect (0-5)"),
+    (
+        "ADUAN_ALLOW_UNVERIFIED_VERSIONS",
+        "0",
+        "1: start even on dependency versions aduan's patches were not verified against",
+    ),
 )
 
 
@@ -65,6 +70,20 @@ class Settings:
     x_bearer_token: str = field(default="", repr=False)
     kafka_username: str = ""
     kafka_password: str = field(default="", repr=False)
+    allow_unverified_versions: bool = False
+    agencies_is_default: bool = False
+
+    def registry_file(self) -> Path:
+        """`agencies`, once it is known to exist: the worker and the commands without
+        `--agencies` read it."""
+        if self.agencies.is_file():
+            return self.agencies
+        where = "" if self.agencies.is_absolute() else f" in {Path.cwd()}"
+        setting = "its default" if self.agencies_is_default else "ADUAN_AGENCIES"
+        raise ConfigError(
+            f"ADUAN_AGENCIES: {setting} {self.agencies} is not a file{where}; set ADUAN_AGENCIES "
+            "to the agency registry's path (the checkout's deploy/agencies.yaml, or your own)"
+        )
 
     @property
     def kafka_user(self) -> str:
@@ -127,7 +146,17 @@ class Settings:
             x_bearer_token=_secret(env, "ADUAN_X_BEARER_TOKEN"),
             kafka_username=env.get("ADUAN_KAFKA_USERNAME", ""),
             kafka_password=_secret(env, "ADUAN_KAFKA_PASSWORD"),
+            allow_unverified_versions=_flag(
+                get("ADUAN_ALLOW_UNVERIFIED_VERSIONS"), "ADUAN_ALLOW_UNVERIFIED_VERSIONS"
+            ),
+            agencies_is_default=not env.get("ADUAN_AGENCIES"),
         )
+
+
+def _flag(value: str, name: str) -> bool:
+    if value not in ("0", "1"):
+        raise ConfigError(f"{name}={value!r} must be 0 or 1")
+    return value == "1"
 
 
 def _at_most(value: int, limit: int, name: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from datetime import datetime
@@ -48,6 +49,24 @@ class _StartAt(ConsumerRebalanceListener):  # type: ignore[misc]
                 self.consumer.seek_to_end(tp)
             else:
                 self.consumer.seek(tp, at.offset)
+
+
+_TERMINAL_CONTROLS = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+"""What a terminal would act on rather than show: C0 and C1 controls and DEL (escape sequences,
+bell, the window title), bidi marks, embeddings, overrides and isolates (text shown in another
+order than it is), and the line and paragraph separators (a JSON line split in two). The line's
+own newline ends it."""
+
+
+def for_terminal(line: bytes) -> bytes:
+    """A JSON line with every character of `_TERMINAL_CONTROLS` written as a `\\uXXXX` escape:
+    still valid JSON for the same event, and shown as it is. orjson escapes C0 controls, but not
+    DEL, C1 controls or the bidi and separator characters."""
+    text = line.decode("utf-8")
+    escaped = _TERMINAL_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return escaped.encode("utf-8")
 
 
 def agency_group(agency: str) -> str:
@@ -107,7 +126,9 @@ def subscribe(
 def _copy(
     consumer: KafkaConsumer, sink: BinaryIO, max_events: int | None, idle_timeout: float | None
 ) -> int:
-    """Events to `sink`, without repeats, committing after each batch is written."""
+    """Events to `sink`, without repeats, committing after each batch is written; on a terminal
+    with the characters it would act on escaped (`for_terminal`), elsewhere byte for byte."""
+    terminal = sink.isatty()
     seen: OrderedDict[str, None] = OrderedDict()
     written = 0
     last_event = time.monotonic()
@@ -129,7 +150,8 @@ def _copy(
                 seen[event_id] = None
                 if len(seen) > _REMEMBERED_EVENT_IDS:
                     seen.popitem(last=False)
-                sink.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+                line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+                sink.write(for_terminal(line) if terminal else line)
                 written += 1
         sink.flush()
         consumer.commit()

@@ -188,6 +188,65 @@ def _check_created(settings: Settings, topic: dict[str, Any]) -> None:
         raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionMismatch:
+    """A topic that exists with another number of partitions than its spec asks for."""
+
+    topic: str
+    partitions: int
+    """On the cluster."""
+    wanted: int
+
+    @property
+    def breaks_the_pipeline(self) -> bool:
+        """The worker's dedup table changelog is made with ADUAN_TOPIC_PARTITIONS partitions and
+        must have as many as mentions.raw (Faust refuses to start otherwise, and post ids would
+        be remembered in other partitions than their posts'); the registry is read from
+        partition 0 only. On the other topics only where keys land differs, and their readers
+        read every partition."""
+        return self.topic in (RAW_TOPIC, REGISTRY_TOPIC)
+
+    def explain(self) -> str:
+        """What the mismatch means and how to mend it, in one line."""
+        if self.topic == REGISTRY_TOPIC:
+            return (
+                f"{self.topic} has {self.partitions} partitions; it must have 1, as readers take "
+                f"the registry from partition 0: delete the topic, then run `aduan topics create` "
+                "and `aduan agencies sync`"
+            )
+        said = f"{self.topic} has {self.partitions} partitions, ADUAN_TOPIC_PARTITIONS asks for "
+        said += str(self.wanted)
+        if self.topic == RAW_TOPIC:
+            return (
+                f"{said}: the worker's dedup changelog is made with ADUAN_TOPIC_PARTITIONS "
+                f"partitions and must match {RAW_TOPIC}; set ADUAN_TOPIC_PARTITIONS="
+                f"{self.partitions} for every aduan command (adding partitions to {RAW_TOPIC} "
+                "would move post ids away from where the worker remembers them)"
+            )
+        return f"{said}: left as it is (keys hash over {self.partitions} partitions)"
+
+
+def partition_mismatches(settings: Settings, specs: list[TopicSpec]) -> list[PartitionMismatch]:
+    """The topics of `specs` that exist with another number of partitions than asked for."""
+    admin = admin_client(settings)
+    try:
+        described = admin.describe_topics([spec.name for spec in specs])
+    except KafkaError as exc:
+        raise BrokerError(f"describing topics failed: {exc}") from None
+    finally:
+        admin.close()
+    counts = {
+        topic["name"]: len(topic["partitions"]) for topic in described if topic["error_code"] == 0
+    }
+    mismatches = []
+    for spec in specs:
+        wanted = spec.partitions or settings.topic_partitions
+        found = counts.get(spec.name)
+        if found is not None and found != wanted:
+            mismatches.append(PartitionMismatch(spec.name, found, wanted))
+    return mismatches
+
+
 def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
     """Messages on each topic now (end offset minus start offset, summed over partitions)."""
     consumer = kafka_consumer(settings, client_id="aduan-count")

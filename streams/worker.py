@@ -11,7 +11,9 @@ from agents.registry import Registry, load_registry
 from agents.route_mentions import DecidedPosts, Routing, install
 from agents.route_metrics import RoutingMetrics
 from streams import registry_sync, worker_web
-from streams.app import create_app, take_waiting_events_at_once
+from streams.app import create_app
+from streams.compat.guard import check_versions
+from streams.compat.stream_sleep import take_waiting_events_at_once
 from streams.metrics import new_registry
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, ensure_topics, routing_specs
@@ -23,15 +25,19 @@ def ensure_routing_topics(settings: Settings, registry: Registry) -> None:
 
 
 def run_worker(settings: Settings) -> None:
+    check_versions(settings.allow_unverified_versions)
     # The topics must exist before the consumer starts: it would ignore a missing one until its
     # next metadata refresh, minutes later.
-    registry = load_registry(settings.agencies)
+    registry = load_registry(settings.registry_file())
     ensure_routing_topics(settings, registry)
     published, offset = registry_sync.latest_published(settings)
     if published is not None and published.version != registry.version:
         registry = published
         ensure_routing_topics(settings, registry)
 
+    # Faust makes its data directory without the parents, so `.run/worker` failed anywhere but in
+    # a checkout where `.run` already existed.
+    settings.worker_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     metrics = new_registry()
     worker_web.install(app, metrics, RAW_TOPIC)

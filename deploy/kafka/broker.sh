@@ -136,12 +136,18 @@ start_node() {
   running "$node" && return
   write_config "$node"
   if [[ ! -f "$dir/log-dirs/meta.properties" ]]; then
-    local scram=()
-    [[ "$sasl" == 1 ]] \
-      && scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$admin_password_file")]")
+    local scram=() args="$dir/format.args"
+    if [[ "$sasl" == 1 ]]; then
+      # Any local user can read a command line (ps): the tool reads the password from a file
+      # named after an @ instead, one argument a line. printf is a shell builtin: no command line.
+      (umask 077; printf '%s\n' --add-scram \
+        "SCRAM-SHA-512=[name=admin,password=$(< "$admin_password_file")]" > "$args")
+      scram=("@$args")
+    fi
     java "${java_opts[@]}" kafka.tools.StorageTool format --config "$dir/server.properties" \
       --cluster-id "$cluster_id" "${scram[@]}" >> "$dir/format.log" 2>&1 \
-      || die "formatting the storage of node $node failed; see $dir/format.log"
+      || { rm -f "$args"; die "formatting the storage of node $node failed; see $dir/format.log"; }
+    rm -f "$args"
   fi
   : > "$(logfile "$node")"
   nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" >> "$(logfile "$node")" 2>&1 \

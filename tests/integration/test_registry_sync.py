@@ -1,19 +1,29 @@
-"""`aduan agencies sync` reaches a running worker without a restart."""
+"""`aduan agencies sync` reaches a running worker and a running X producer without a restart."""
 
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+import responses
 from kafka import KafkaProducer
 
-from agents.registry import parse_registry
+from agents.registry import load_registry, parse_registry
+from streams.cli import main
+from streams.registry_sync import publish
+from streams.settings import Settings
 from streams.topics import REGISTRY_TOPIC
+from streams.x_source import stream_rules
 from tests.integration.conftest import ROOT
 from tests.integration.test_pipeline import aduan, read_topics
+from tests.unit.streams.test_x_source import API, KEJATI, RULES, STREAM, mentions_page
 
 pytestmark = pytest.mark.integration
 
@@ -90,3 +100,105 @@ def test_a_synced_registry_routes_to_a_new_agency_and_a_bad_one_is_ignored(
     log = worker.read_text()
     assert f"routing with registry {new_version}: 9 agencies" in log
     assert "ignoring an invalid registry; keeping the last good one: aduan.registry@1" in log
+
+
+REGISTRY = ROOT / "deploy" / "agencies.yaml"
+KUDUS = "900000000000009901"
+
+
+@pytest.fixture
+def producer_env(
+    aduan_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """`aduan produce` run in this process (so that the X API is intercepted), with the shipped
+    registry published as the one in force, and a registry with one more agency beside it."""
+    for name, value in aduan_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ADUAN_X_BEARER_TOKEN", "test-token")
+    monkeypatch.setenv("ADUAN_X_POLL_SECONDS", "1")
+    settings = Settings.from_env(aduan_env)
+    publish(settings, REGISTRY)  # whatever an earlier test published is no longer in force
+    (tmp_path / "agencies.yaml").write_text(REGISTRY.read_text() + NEW_AGENCY)
+    return settings
+
+
+def publish_a_bad_then_a_new_version(settings: Settings, tmp_path: Path) -> None:
+    producer = KafkaProducer(bootstrap_servers=list(settings.bootstrap_servers), acks="all")
+    producer.send(REGISTRY_TOPIC, key=b"registry", value=b"agencies: [oops").get(timeout=30)
+    producer.close()
+    publish(settings, tmp_path / "agencies.yaml")
+
+
+@responses.activate
+def test_a_running_x_poller_polls_a_synced_agency_from_the_next_round(
+    producer_env: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shipped = load_registry(REGISTRY)
+    polled: list[str] = []
+
+    def timeline(request: Any) -> tuple[int, dict[str, str], str]:
+        account = request.url.split("/users/")[1].split("/")[0]
+        polled.append(account)
+        assert polled.count(KEJATI) <= 3, "the synced agency was never polled"
+        if account == KEJATI and polled.count(KEJATI) == 1:
+            publish_a_bad_then_a_new_version(producer_env, tmp_path)
+        if account == KUDUS:
+            raise KeyboardInterrupt  # how an operator stops the poller
+        return 200, {}, json.dumps(mentions_page(account, [], []))
+
+    for account in [*(a.id for agency in shipped.agencies for a in agency.accounts), KUDUS]:
+        responses.add_callback(responses.GET, f"{API}/users/{account}/mentions", callback=timeline)
+
+    with caplog.at_level(logging.INFO):
+        assert main(["produce", "--x-poll", "--agencies", str(REGISTRY)]) == 0
+
+    assert polled.count(KEJATI) == 2, polled  # the new agency was polled in the next round
+    assert polled[-1] == KUDUS
+    assert "ignoring an invalid registry; keeping the last good one: aduan.registry@" in caplog.text
+    version = parse_registry((tmp_path / "agencies.yaml").read_text(), "test").version
+    assert f"following registry {version}: 9 agencies" in caplog.text
+
+
+@responses.activate
+def test_a_running_x_stream_gets_the_rules_of_a_synced_registry_without_a_reconnect(
+    producer_env: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shipped = load_registry(REGISTRY)
+    rules = {
+        "data": [
+            {"id": str(1700000000000000000 + n), "value": rule.value, "tag": rule.tag}
+            for n, rule in enumerate(stream_rules(shipped))
+        ],
+        "meta": {"sent": "2024-05-01T00:00:00.000Z", "result_count": len(shipped.agencies)},
+    }
+    responses.get(RULES, json=rules)
+    resynced = threading.Event()
+    added: list[Any] = []
+
+    def add_rules(request: Any) -> tuple[int, dict[str, str], str]:
+        added.extend(json.loads(request.body)["add"])
+        resynced.set()
+        summary = {"created": 1, "not_created": 0, "valid": 1, "invalid": 0}
+        return (
+            200,
+            {},
+            json.dumps({"meta": {"sent": "2024-05-01T00:00:01.000Z", "summary": summary}}),
+        )
+
+    responses.add_callback(responses.POST, RULES, callback=add_rules)
+    connections: list[None] = []
+
+    def stream(request: Any) -> tuple[int, dict[str, str], str]:
+        connections.append(None)
+        publish_a_bad_then_a_new_version(producer_env, tmp_path)
+        assert resynced.wait(30), "the producer did not re-sync its rules"
+        raise KeyboardInterrupt  # how an operator stops the stream
+
+    responses.add_callback(responses.GET, STREAM, callback=stream)
+
+    with caplog.at_level(logging.INFO):
+        assert main(["produce", "--x-stream", "--agencies", str(REGISTRY)]) == 0
+
+    assert added == [{"value": "(@dishubkudus) -is:retweet", "tag": "dishub-kudus"}]
+    assert len(connections) == 1
+    assert "ignoring an invalid registry; keeping the last good one: aduan.registry@" in caplog.text

@@ -18,13 +18,21 @@ from prometheus_client import CollectorRegistry
 
 from agents.registry import load_registry
 from streams.checkpoints import KafkaCheckpoints
+from streams.cli import main
 from streams.metrics import ProducerMetrics
 from streams.producer import RawSink, kafka_producer
 from streams.settings import Settings
 from streams.topics import RAW_TOPIC, count_messages, create_topics, read_to_end
 from streams.x_source import poll_once
 from tests.integration.conftest import ROOT
-from tests.unit.streams.test_x_source import API, KEJATI, mentions_page, post, user
+from tests.unit.streams.test_x_source import (
+    API,
+    KEJATI,
+    mentions_page,
+    post,
+    unauthorized,
+    user,
+)
 
 REGISTRY = load_registry(ROOT / "deploy" / "agencies.yaml")
 
@@ -162,3 +170,29 @@ def test_a_poller_killed_between_produce_and_checkpoint_loses_nothing_and_repeat
     reasons = [e["reason"] for topic, e in mine if topic == topics[1]]
     assert len(complaints) == len(set(complaints)) == len(POLLED)
     assert reasons == ["duplicate"] * len(POLLED)
+
+
+@responses.activate
+def test_a_refused_token_stops_the_poller_with_one_line_naming_the_setting(
+    aduan_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = "AAAA-revoked-bearer-token"
+    for name, value in aduan_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ADUAN_X_BEARER_TOKEN", token)
+    first = REGISTRY.agencies[0].accounts[0]
+    refusal = responses.get(f"{API}/users/{first.id}/mentions", status=401, json=unauthorized())
+
+    assert main(["produce", "--x-poll"]) == 1
+
+    assert refusal.call_count == 1  # not retried
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("aduan ")]
+    assert errors == [
+        f"aduan produce: X refused the bearer token for the mentions timeline of "
+        f"@{first.username} (HTTP 401 Unauthorized): set ADUAN_X_BEARER_TOKEN, or "
+        "ADUAN_X_BEARER_TOKEN_FILE, to a valid token of the app"
+    ]
+    assert token not in caplog.text

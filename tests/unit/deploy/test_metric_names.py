@@ -13,8 +13,9 @@ import pytest
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from agents.route_metrics import RoutingMetrics
+from streams.compat.sensors import faust_sensors
 from streams.metrics import ProducerMetrics
-from streams.worker_web import ConsumerLag, faust_sensors
+from streams.worker_web import ConsumerLag
 from tests.unit.deploy.deploy_files import (
     ALERTS_TEST,
     DASHBOARD,

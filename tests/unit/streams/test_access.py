@@ -32,13 +32,15 @@ def test_an_agency_may_read_its_topic_in_its_group_and_nothing_else() -> None:
     }
 
 
-def test_the_producer_may_append_mentions_and_keep_its_checkpoints_only() -> None:
+def test_the_producer_may_append_mentions_keep_its_checkpoints_and_read_the_registry_only() -> None:
     assert rights(_service_rights("producer")) == {
         ("WRITE", "TOPIC", "mentions.raw", "LITERAL"),
         ("DESCRIBE", "TOPIC", "mentions.raw", "LITERAL"),
         ("READ", "TOPIC", "aduan.x-poll.checkpoints", "LITERAL"),
         ("WRITE", "TOPIC", "aduan.x-poll.checkpoints", "LITERAL"),
         ("DESCRIBE", "TOPIC", "aduan.x-poll.checkpoints", "LITERAL"),
+        ("READ", "TOPIC", "aduan.registry", "LITERAL"),
+        ("DESCRIBE", "TOPIC", "aduan.registry", "LITERAL"),
     }
 
 

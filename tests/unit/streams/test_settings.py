@@ -69,3 +69,21 @@ def test_a_kafka_login_comes_from_a_user_and_a_password_file(tmp_path: Path) -> 
     }
     assert "s3cret-value" not in repr(settings)
     assert Settings.from_env({}).kafka_login == {}
+
+
+def test_a_registry_file_that_is_not_there_is_an_error_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as missing:
+        Settings.from_env({}).registry_file()
+    message = str(missing.value)
+    assert message.startswith("ADUAN_AGENCIES: its default deploy/agencies.yaml is not a file in ")
+    assert str(tmp_path) in message
+    assert "\n" not in message
+
+
+def test_a_registry_file_that_is_there_is_used(tmp_path: Path) -> None:
+    registry = tmp_path / "agencies.yaml"
+    registry.touch()
+    assert Settings.from_env({"ADUAN_AGENCIES": str(registry)}).registry_file() == registry

@@ -15,8 +15,8 @@ from faust.types import TP, Message, StreamT
 from prometheus_client import CollectorRegistry
 
 from streams.app import create_app
+from streams.compat.sensors import faust_metrics, faust_sensors
 from streams.settings import Settings
-from streams.worker_web import faust_metrics, faust_sensors
 
 
 def arriving() -> Message:

@@ -4,6 +4,9 @@ payloads follow the X API v2 documentation (filtered stream, stream rules, menti
 from __future__ import annotations
 
 import json
+import logging
+import queue
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,13 @@ import tweepy
 from prometheus_client import CollectorRegistry
 from responses import matchers
 
-from agents.registry import load_registry
+from agents.registry import Registry, load_registry, parse_registry
 from streams.metrics import ProducerMetrics
 from streams.x_source import (
     MentionStream,
+    XRefusedError,
     count_responses,
+    poll_forever,
     poll_once,
     run_stream,
     stream_rules,
@@ -28,6 +33,18 @@ from streams.x_source import (
 
 ROOT = Path(__file__).resolve().parents[3]
 REGISTRY = load_registry(ROOT / "deploy" / "agencies.yaml")
+NEW_AGENCY = """
+  - id: dishub-kudus
+    name: Dinas Perhubungan Kabupaten Kudus
+    accounts:
+      - id: "900000000000009901"   # placeholder id
+        username: dishubkudus
+"""
+WITH_KUDUS = parse_registry(
+    (ROOT / "deploy" / "agencies.yaml").read_text() + NEW_AGENCY, "with-kudus"
+)
+KUDUS = "900000000000009901"
+TOKEN = "AAAA-secret-bearer-token"
 API = "https://api.twitter.com/2"
 RULES = f"{API}/tweets/search/stream/rules"
 STREAM = f"{API}/tweets/search/stream"
@@ -76,6 +93,21 @@ def stream_message(post_id: str, tag: str = "kejati-jateng") -> bytes:
         "matching_rules": [{"id": "1700000000000000001", "tag": tag}],
     }
     return orjson.dumps(message)
+
+
+class Published:
+    """Registry versions handed to a source as `registry_sync.RegistryFollower` would."""
+
+    def __init__(self, *versions: Registry) -> None:
+        self.versions: queue.Queue[Registry] = queue.Queue()
+        for version in versions:
+            self.versions.put(version)
+
+    def wait(self, seconds: float) -> Registry | None:
+        try:
+            return self.versions.get(timeout=seconds)
+        except queue.Empty:
+            return None
 
 
 class Collected:
@@ -158,7 +190,7 @@ def test_stream_forwards_every_message_and_reconnects_after_a_drop() -> None:
 
     metrics = ProducerMetrics(CollectorRegistry(), "x-stream")
     stream = MentionStream("token", sink, metrics)
-    run_stream(stream, REGISTRY, backfill_minutes=2)
+    run_stream(stream, REGISTRY, backfill_minutes=2, updates=Published())
 
     assert [key for key, _ in collected.messages] == [
         b"1790000000000000001",
@@ -289,3 +321,237 @@ def test_poll_keeps_the_checkpoint_when_kafka_does_not_acknowledge() -> None:
     with pytest.raises(RuntimeError, match="broker unreachable"):
         poll_once(client, REGISTRY, checkpoints, Collected(), failing_flush)
     assert checkpoints[KEJATI] == "1790000000000000001"
+
+
+def rules_of(registry: Registry) -> dict[str, Any]:
+    """The rules endpoint's answer when the stream's rules are exactly `registry`'s."""
+    rules = [
+        {"id": f"17000000000000000{n:02d}", "value": rule.value, "tag": rule.tag}
+        for n, rule in enumerate(stream_rules(registry))
+    ]
+    return {"data": rules, "meta": {"sent": "2024-05-01T00:00:00.000Z", "result_count": len(rules)}}
+
+
+@responses.activate
+def test_a_registry_published_while_streaming_resyncs_the_rules_without_a_reconnect() -> None:
+    responses.get(RULES, json=rules_of(REGISTRY))  # at start: nothing to change
+    responses.get(RULES, json=rules_of(REGISTRY))  # when the new version arrives
+    resynced = threading.Event()
+    added: list[Any] = []
+
+    def add_rules(request: Any) -> tuple[int, dict[str, str], str]:
+        added.extend(json.loads(request.body)["add"])
+        resynced.set()
+        summary = {"created": 1, "not_created": 0, "valid": 1, "invalid": 0}
+        body = {"data": [], "meta": {"sent": "2024-05-01T00:00:02.000Z", "summary": summary}}
+        return 200, {}, json.dumps(body)
+
+    responses.add_callback(responses.POST, RULES, callback=add_rules)
+    stream_calls = responses.get(STREAM, body=stream_message("1790000000000000004") + b"\r\n")
+    collected = Collected()
+
+    def sink(key: bytes | None, value: bytes) -> None:
+        collected(key, value)
+        assert resynced.wait(10), "the rules were not re-synced"
+        stream.disconnect()
+
+    stream = MentionStream(TOKEN, sink, ProducerMetrics(CollectorRegistry(), "x-stream"))
+    run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published(WITH_KUDUS))
+
+    assert added == [{"value": "(@dishubkudus) -is:retweet", "tag": "dishub-kudus"}]
+    assert stream_calls.call_count == 1  # the stream stayed connected
+    assert len(collected.messages) == 1
+
+
+@responses.activate
+def test_a_refused_rule_update_stops_the_stream_with_the_token_setting() -> None:
+    responses.get(RULES, json=rules_of(REGISTRY))
+    responses.get(RULES, status=403, json=forbidden())
+    responses.get(STREAM, body=stream_message("1790000000000000005") + b"\r\n")
+    streamed: list[bytes] = []
+
+    def sink(key: bytes | None, value: bytes) -> None:
+        streamed.append(value)
+        time.sleep(0.1)
+        assert len(streamed) < 100, "the refused rule update did not stop the stream"
+
+    stream = MentionStream(TOKEN, sink, ProducerMetrics(CollectorRegistry(), "x-stream"))
+    with pytest.raises(XRefusedError, match="ADUAN_X_BEARER_TOKEN") as refused:
+        run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published(WITH_KUDUS))
+    assert "the filtered stream's rules (HTTP 403 Forbidden)" in str(refused.value)
+
+
+def unauthorized() -> dict[str, Any]:
+    return {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+
+
+def forbidden() -> dict[str, Any]:
+    return {
+        "title": "Client Forbidden",
+        "detail": "This request must be made using an approved developer account that is "
+        "enrolled in the requested endpoint.",
+        "reason": "client-not-enrolled",
+        "type": "https://api.twitter.com/2/problems/client-forbidden",
+        "required_enrollment": "Appropriate Level of API Access",
+    }
+
+
+@pytest.mark.parametrize(("status", "body"), [(401, unauthorized()), (403, forbidden())])
+@responses.activate
+def test_a_refused_stream_stops_at_once_naming_the_token_setting(
+    status: int, body: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def retry(seconds: float) -> None:
+        raise AssertionError(f"tweepy retries the refused stream in {seconds} s")
+
+    monkeypatch.setattr(tweepy.streaming, "sleep", retry)
+    responses.get(RULES, json=rules_of(REGISTRY))
+    refusal = responses.get(STREAM, status=status, json=body)
+    metrics = ProducerMetrics(CollectorRegistry(), "x-stream")
+    stream = MentionStream(TOKEN, Collected(), metrics)
+
+    with pytest.raises(XRefusedError) as refused:
+        run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published())
+
+    message = str(refused.value)
+    assert f"the filtered stream (HTTP {status}" in message
+    assert "ADUAN_X_BEARER_TOKEN" in message and "ADUAN_X_BEARER_TOKEN_FILE" in message
+    assert TOKEN not in message and "\n" not in message
+    assert refusal.call_count == 1
+    assert sample(metrics, "aduan_x_api_errors_total", status=str(status)) == 1
+
+
+@responses.activate
+def test_a_refused_token_on_the_rules_stops_before_streaming() -> None:
+    responses.get(RULES, status=401, json=unauthorized())
+    stream_calls = responses.get(STREAM, body=b"")
+    stream = MentionStream(TOKEN, Collected(), ProducerMetrics(CollectorRegistry(), "x-stream"))
+    with pytest.raises(XRefusedError, match=r"HTTP 401 Unauthorized\): set ADUAN_X_BEARER_TOKEN"):
+        run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published())
+    assert stream_calls.call_count == 0
+
+
+OPERATIONAL_DISCONNECT = {
+    "errors": [
+        {
+            "title": "operational-disconnect",
+            "disconnect_type": "UpstreamOperationalDisconnect",
+            "detail": "This stream has been disconnected upstream for operational reasons.",
+            "type": "https://api.twitter.com/2/problems/operational-disconnect",
+        }
+    ]
+}
+
+
+@responses.activate
+def test_a_stream_notice_without_a_post_is_counted_and_logged_not_produced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    responses.get(RULES, json=rules_of(REGISTRY))
+    partial = orjson.loads(stream_message("1790000000000000007"))
+    # A post whose author could not be expanded: X sends the post with `errors` beside it.
+    partial["errors"] = [
+        {
+            "title": "Not Found Error",
+            "detail": "Could not find user with ids: [1500000001].",
+            "type": "https://api.twitter.com/2/problems/resource-not-found",
+        }
+    ]
+    odd = {"errors": [{"title": "Something New", "detail": "a notice X may add one day"}]}
+    lines = [
+        stream_message("1790000000000000006"),
+        orjson.dumps(OPERATIONAL_DISCONNECT),
+        orjson.dumps(odd),
+        orjson.dumps(partial),
+    ]
+    responses.get(STREAM, body=b"\r\n".join(lines) + b"\r\n")
+    collected = Collected()
+    metrics = ProducerMetrics(CollectorRegistry(), "x-stream")
+
+    def sink(key: bytes | None, value: bytes) -> None:
+        collected(key, value)
+        if len(collected.messages) == 2:
+            stream.disconnect()
+
+    stream = MentionStream(TOKEN, sink, metrics)
+    with caplog.at_level(logging.WARNING, logger="streams.x_source"):
+        run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published())
+
+    assert [key for key, _ in collected.messages] == [
+        b"1790000000000000006",
+        b"1790000000000000007",
+    ]
+    assert "errors" in orjson.loads(collected.messages[1][1])
+    notices = "aduan_x_stream_notices_total"
+    assert sample(metrics, notices, title="operational-disconnect") == 1
+    assert sample(metrics, notices, title="other") == 1
+    assert (
+        "the X stream sent a notice instead of a post: operational-disconnect: This stream has "
+        "been disconnected upstream for operational reasons." in caplog.text
+    )
+    assert "Something New: a notice X may add one day" in caplog.text
+
+
+def answer_every_account(registry: Registry) -> dict[str, Any]:
+    """An empty mentions timeline for every account of `registry`; the intercepts by account id."""
+    return {
+        account.id: responses.get(
+            f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
+        )
+        for agency in registry.agencies
+        for account in agency.accounts
+    }
+
+
+class StopPollingError(Exception):
+    """Ends `poll_forever` in a test."""
+
+
+@responses.activate
+def test_the_poller_polls_a_registry_published_during_a_pause_from_the_next_round() -> None:
+    timelines = answer_every_account(WITH_KUDUS)
+    pauses: list[float] = []
+
+    class Versions:
+        def wait(self, seconds: float) -> Registry | None:
+            pauses.append(seconds)
+            if len(pauses) == 1:
+                assert timelines[KUDUS].call_count == 0  # not in the first round
+                return WITH_KUDUS
+            if len(pauses) == 2:
+                return None  # nothing new: the poller keeps the version it has
+            raise StopPollingError
+
+    with pytest.raises(StopPollingError):
+        poll_forever(
+            tweepy.Client(TOKEN, return_type=dict),
+            REGISTRY,
+            updates=Versions(),
+            checkpoints=MemoryCheckpoints(),
+            sink=Collected(),
+            flush=lambda: None,
+            pause=60,
+        )
+    assert pauses == [60, 60, 60]
+    assert timelines[KUDUS].call_count == 2
+    assert timelines[KEJATI].call_count == 3
+
+
+@pytest.mark.parametrize(("status", "body"), [(401, unauthorized()), (403, forbidden())])
+@responses.activate
+def test_a_refused_poll_names_the_token_setting_and_the_account(
+    status: int, body: dict[str, Any]
+) -> None:
+    answer_every_account(REGISTRY)
+    responses.replace(responses.GET, f"{API}/users/{KEJATI}/mentions", status=status, json=body)
+    with pytest.raises(XRefusedError) as refused:
+        poll_once(
+            tweepy.Client(TOKEN, return_type=dict),
+            REGISTRY,
+            MemoryCheckpoints(),
+            Collected(),
+            lambda: None,
+        )
+    message = str(refused.value)
+    assert f"the mentions timeline of @KejatiJateng (HTTP {status}" in message
+    assert "ADUAN_X_BEARER_TOKEN" in message and TOKEN not in message

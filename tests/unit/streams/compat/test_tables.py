@@ -13,8 +13,8 @@ from faust.tables.recovery import Recovery, ServiceStopped
 from faust.types import TP
 
 from streams.app import create_app
+from streams.compat.tables import SafeRecovery
 from streams.settings import Settings
-from streams.table_recovery import SafeRecovery
 
 
 def test_the_worker_restores_tables_with_flow_control_suspended_until_the_seek_is_done(
@@ -46,7 +46,7 @@ def test_a_seek_that_timed_out_stops_the_worker_rather_than_leave_it_suspended(
         raise SystemExit(code)
 
     monkeypatch.setattr(Recovery, "on_recovery_completed", timed_out)
-    monkeypatch.setattr("streams.table_recovery.os._exit", exit_now)
+    monkeypatch.setattr("streams.compat.recovery_flow.os._exit", exit_now)
     with pytest.raises(SystemExit) as stopped:
         asyncio.run(app.tables.recovery.on_recovery_completed(1))
     assert stopped.value.code == 75

@@ -24,7 +24,8 @@ from faust.types import TP, ConsumerMessage, Message
 from mode.services import WaitResults
 
 from streams.app import create_app
-from streams.consumer import FETCH_MAX_WAIT_MS, Consumer
+from streams.compat.fetch_max_wait import FETCH_MAX_WAIT_MS
+from streams.compat.transport import Consumer
 from streams.settings import Settings
 
 RAW = TP("mentions.raw", 0)

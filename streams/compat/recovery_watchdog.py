@@ -1,44 +1,51 @@
-"""Faust's table manager with two fixes to its recovery. The first is for a race that lost
-mentions after a restart (faust-streaming issue #596, open upstream).
+"""Patch (correctness): table recovery reads again a changelog partition silent for 30 s.
 
-Once the tables are restored, Faust's `Recovery.on_recovery_completed` resumes the stream
-partitions, seeks them to their committed offsets, and only then resumes flow control, which
-clears every stream's queue. After a restart the fetcher is already running (it read the
-changelog), so the mentions fetched during the seek reach an agent's queue and are cleared
-unprocessed and unacknowledged, while the consumer believes it read them: the worker routes the
-mentions after them, and either never commits past the hole or fills it as an offset gap and
-commits past it, losing those mentions for good.
+Upstream: once, in a CI run of the two-worker fault test, the surviving worker's recovery of the
+two changelog partitions it had kept as a standby never received a record and waited forever;
+Faust only logs it, and the worker routed nothing. The cause is not known and no upstream issue
+names it. Seeking such a partition again to the last offset recovery applied costs nothing when it
+is merely slow: recovery ignores the records it already applied.
 
-Suspending flow control first makes those deliveries wait, so that they enter the queues after the
-clear; the seek's duplicates that follow are dropped by the consumer or routed again (at least
-once, with the same `event_id`).
-
-A second fix makes recovery read again a changelog partition that gets no record for a while.
-Once so far, in a CI run of the two-worker fault test, the surviving worker's recovery of the two
-changelog partitions it had kept as a standby never received a record and waited forever (Faust
-only logs it); the cause is not known. Seeking such a partition again to the last offset recovery
-applied costs nothing when it is merely slow: recovery ignores the records it already applied.
+Verified against faust-streaming 0.15.3. Without it such a stall would leave the worker routing
+nothing until someone restarts it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from time import monotonic
 from typing import Any
 
-from faust.tables import TableManager
-from faust.tables.recovery import Recovery, ServiceStopped
+from faust.tables.recovery import Recovery
 from faust.types import TP, ConsumerT
 from mode import Service
 
+from streams.compat.upstream import Upstream
+
 log = logging.getLogger(__name__)
 
+KIND = "correctness"
+_RECOVERY = "faust.tables.recovery.Recovery"
+UPSTREAM = (
+    Upstream(
+        f"{_RECOVERY}.on_rebalance",
+        ("self", "assigned", "revoked", "newly_assigned", "generation_id"),
+    ),
+    Upstream(f"{_RECOVERY}._seek_offsets", ("self", "consumer", "tps", "offsets", "title")),
+    Upstream(f"{_RECOVERY}.active_stats", ("self",)),
+    Upstream(f"{_RECOVERY}.event_timeout_secs"),
+    Upstream(f"{_RECOVERY}.stats_interval"),
+    Upstream(f"{_RECOVERY}._active_events_received_at", instance=True),
+    Upstream(f"{_RECOVERY}.active_offsets", instance=True),
+    Upstream(f"{_RECOVERY}.active_tps", instance=True),
+    Upstream(f"{_RECOVERY}.in_recovery", instance=True),
+    Upstream(f"{_RECOVERY}.signal_recovery_start"),
+)
 
-class SafeRecovery(Recovery):
-    """Faust's recovery, holding deliveries back until its seek is done and reading silent
-    changelog partitions again."""
+
+class SilentPartitionWatchdog(Recovery):
+    """Faust's recovery, reading silent changelog partitions again."""
 
     #: A changelog partition silent this long in recovery is read again; Faust warns at this age.
     silence_secs = Recovery.event_timeout_secs
@@ -104,26 +111,3 @@ class SafeRecovery(Recovery):
             if now - heard >= self.silence_secs:
                 silent[tp] = now - heard
         return silent
-
-    async def on_recovery_completed(self, generation_id: int = 0) -> None:
-        self.app.flow_control.suspend()
-        try:
-            await super().on_recovery_completed(generation_id)
-        except ServiceStopped:
-            if self.should_stop:
-                raise
-            # Faust reports a seek that timed out this way and gives up. Resuming flow control
-            # now would bring the race back, and staying suspended would route nothing.
-            log.critical("seeking the input partitions timed out: stopping the worker to restart")
-            os._exit(75)
-
-
-class SafeTableManager(TableManager):
-    """`TableManager` whose recovery holds stream deliveries back until the seek is done and
-    reads silent changelog partitions again."""
-
-    @property
-    def recovery(self) -> Recovery:
-        if self._recovery is None:
-            self._recovery = SafeRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
-        return self._recovery
