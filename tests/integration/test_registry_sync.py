@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,20 @@ from streams.cli import main
 from streams.registry_sync import publish
 from streams.settings import Settings
 from streams.topics import REGISTRY_TOPIC
-from streams.x_source import stream_rules
 from tests.integration.conftest import ROOT
 from tests.integration.test_pipeline import aduan, read_topics
-from tests.unit.streams.test_x_source import API, KEJATI, RULES, STREAM, mentions_page
+from tests.unit.streams.test_x_source import (
+    API,
+    KEJATI,
+    NEW_AGENCY,
+    RULES,
+    STREAM,
+    RulesAdded,
+    mentions_page,
+    rules_of,
+)
 
 pytestmark = pytest.mark.integration
-
-NEW_AGENCY = """
-  - id: dishub-kudus
-    name: Dinas Perhubungan Kabupaten Kudus
-    accounts:
-      - id: "900000000000009901"   # placeholder id
-        username: dishubkudus
-"""
 
 
 def mention_of_kudus(post_id: str) -> bytes:
@@ -163,35 +162,15 @@ def test_a_running_x_poller_polls_a_synced_agency_from_the_next_round(
 def test_a_running_x_stream_gets_the_rules_of_a_synced_registry_without_a_reconnect(
     producer_env: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    shipped = load_registry(REGISTRY)
-    rules = {
-        "data": [
-            {"id": str(1700000000000000000 + n), "value": rule.value, "tag": rule.tag}
-            for n, rule in enumerate(stream_rules(shipped))
-        ],
-        "meta": {"sent": "2024-05-01T00:00:00.000Z", "result_count": len(shipped.agencies)},
-    }
-    responses.get(RULES, json=rules)
-    resynced = threading.Event()
-    added: list[Any] = []
-
-    def add_rules(request: Any) -> tuple[int, dict[str, str], str]:
-        added.extend(json.loads(request.body)["add"])
-        resynced.set()
-        summary = {"created": 1, "not_created": 0, "valid": 1, "invalid": 0}
-        return (
-            200,
-            {},
-            json.dumps({"meta": {"sent": "2024-05-01T00:00:01.000Z", "summary": summary}}),
-        )
-
-    responses.add_callback(responses.POST, RULES, callback=add_rules)
+    responses.get(RULES, json=rules_of(load_registry(REGISTRY)))
+    added = RulesAdded()
+    responses.add_callback(responses.POST, RULES, callback=added)
     connections: list[None] = []
 
     def stream(request: Any) -> tuple[int, dict[str, str], str]:
         connections.append(None)
         publish_a_bad_then_a_new_version(producer_env, tmp_path)
-        assert resynced.wait(30), "the producer did not re-sync its rules"
+        assert added.resynced.wait(30), "the producer did not re-sync its rules"
         raise KeyboardInterrupt  # how an operator stops the stream
 
     responses.add_callback(responses.GET, STREAM, callback=stream)
@@ -199,6 +178,6 @@ def test_a_running_x_stream_gets_the_rules_of_a_synced_registry_without_a_reconn
     with caplog.at_level(logging.INFO):
         assert main(["produce", "--x-stream", "--agencies", str(REGISTRY)]) == 0
 
-    assert added == [{"value": "(@dishubkudus) -is:retweet", "tag": "dishub-kudus"}]
+    assert added.rules == [{"value": "(@dishubkudus) -is:retweet", "tag": "dishub-kudus"}]
     assert len(connections) == 1
     assert "ignoring an invalid registry; keeping the last good one: aduan.registry@" in caplog.text

@@ -332,33 +332,40 @@ def rules_of(registry: Registry) -> dict[str, Any]:
     return {"data": rules, "meta": {"sent": "2024-05-01T00:00:00.000Z", "result_count": len(rules)}}
 
 
-@responses.activate
-def test_a_registry_published_while_streaming_resyncs_the_rules_without_a_reconnect() -> None:
-    responses.get(RULES, json=rules_of(REGISTRY))  # at start: nothing to change
-    responses.get(RULES, json=rules_of(REGISTRY))  # when the new version arrives
-    resynced = threading.Event()
-    added: list[Any] = []
+class RulesAdded:
+    """The rules endpoint's POST, as a `responses` callback: records the rules added and signals
+    that they were."""
 
-    def add_rules(request: Any) -> tuple[int, dict[str, str], str]:
-        added.extend(json.loads(request.body)["add"])
-        resynced.set()
+    def __init__(self) -> None:
+        self.rules: list[Any] = []
+        self.resynced = threading.Event()
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        self.rules.extend(json.loads(request.body)["add"])
+        self.resynced.set()
         summary = {"created": 1, "not_created": 0, "valid": 1, "invalid": 0}
         body = {"data": [], "meta": {"sent": "2024-05-01T00:00:02.000Z", "summary": summary}}
         return 200, {}, json.dumps(body)
 
-    responses.add_callback(responses.POST, RULES, callback=add_rules)
+
+@responses.activate
+def test_a_registry_published_while_streaming_resyncs_the_rules_without_a_reconnect() -> None:
+    responses.get(RULES, json=rules_of(REGISTRY))  # at start: nothing to change
+    responses.get(RULES, json=rules_of(REGISTRY))  # when the new version arrives
+    added = RulesAdded()
+    responses.add_callback(responses.POST, RULES, callback=added)
     stream_calls = responses.get(STREAM, body=stream_message("1790000000000000004") + b"\r\n")
     collected = Collected()
 
     def sink(key: bytes | None, value: bytes) -> None:
         collected(key, value)
-        assert resynced.wait(10), "the rules were not re-synced"
+        assert added.resynced.wait(10), "the rules were not re-synced"
         stream.disconnect()
 
     stream = MentionStream(TOKEN, sink, ProducerMetrics(CollectorRegistry(), "x-stream"))
     run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published(WITH_KUDUS))
 
-    assert added == [{"value": "(@dishubkudus) -is:retweet", "tag": "dishub-kudus"}]
+    assert added.rules == [{"value": "(@dishubkudus) -is:retweet", "tag": "dishub-kudus"}]
     assert stream_calls.call_count == 1  # the stream stayed connected
     assert len(collected.messages) == 1
 
