@@ -19,20 +19,16 @@ import orjson
 from faust.types.windows import WindowRange
 from faust.windows import TumblingWindow
 
-from agents.registry import Registry
-from agents.route import (
-    COMPLAINT_TOPIC_PREFIX,
-    Emit,
-    Router,
-    SeenPosts,
-)
+from agents.core.registry import Registry
+from agents.core.route import Emit, Router, SeenPosts
+from agents.core.verify import VerificationPolicy
 from agents.route_metrics import RoutingMetrics
-from agents.verify import VerificationPolicy
 from schemas.events import Source
-from streams.batches import Batches
+from schemas.topics import COMPLAINT_TOPIC_PREFIX
 from streams.compat import table_store
 from streams.compat.current_event import set_current_event
 from streams.compat.direct_produce import aiokafka_producer
+from streams.kafka.batches import Batches
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ from typing import cast, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from agents.registry import Registry
-from agents.route import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED, UNROUTED_TOPIC, Emit
+from agents.core.registry import Registry
+from agents.core.route import Emit
 from schemas.events import Complaint, Rejection, RejectionReason
+from schemas.topics import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED, UNROUTED_TOPIC
 
 OUTCOMES = ("routed", "unrouted", "rejected", "dead_letter")
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)

@@ -33,9 +33,10 @@ from pipeline_bench import (
     wait_for_events,
 )
 
-from agents.registry import load_registry
+from agents.core.registry import load_registry
+from schemas.topics import RAW_TOPIC
+from streams.kafka.admin import create_topics
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, create_topics
 
 BENCH = str(ROOT / "bench")  # where the bare loop's process imports pipeline_bench from
 

@@ -42,15 +42,16 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from agents.registry import Registry, load_registry
-from agents.route import Router
-from agents.split import split_line
-from agents.verify import VerificationPolicy
-from streams.app import PRODUCER_BATCH_BYTES
-from streams.batches import Batches
+from agents.core.registry import Registry, load_registry
+from agents.core.route import Router
+from agents.core.split import split_line
+from agents.core.verify import VerificationPolicy
+from schemas.topics import RAW_TOPIC
+from streams.kafka.admin import create_topics, topic_specs
+from streams.kafka.batches import Batches
 from streams.settings import Settings
-from streams.synthetic import synthetic_lines
-from streams.topics import RAW_TOPIC, create_topics, topic_specs
+from streams.worker.app import PRODUCER_BATCH_BYTES
+from streams.x.synthetic import synthetic_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENCIES = ROOT / "deploy" / "agencies.yaml"
@@ -239,7 +240,7 @@ def bare_loop_in_place_of_worker(broker: str, registry: Registry) -> Iterator[No
 BARE_LOOP = """
 import asyncio, sys
 from pathlib import Path
-from agents.registry import load_registry
+from agents.core.registry import load_registry
 import pipeline_bench
 registry = load_registry(Path(sys.argv[2]))
 print(pipeline_bench.BARE_READY, flush=True)

@@ -22,9 +22,10 @@ import time
 
 from pipeline_bench import ROOT, messages, own_broker, produce
 
-from agents.registry import load_registry
+from agents.core.registry import load_registry
+from schemas.topics import RAW_TOPIC
+from streams.kafka.admin import create_topics
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, create_topics
 
 BARE_READ = """
 import asyncio, sys

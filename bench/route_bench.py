@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.registry import load_registry
-from streams.synthetic import synthetic_lines
+from agents.core.registry import load_registry
+from streams.x.synthetic import synthetic_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = """

@@ -1,4 +1,5 @@
-"""CPU time a record of aiokafka's `send`, one call a record, against `streams.batches.Batches`,
+"""CPU time a record of aiokafka's `send`, one call a record, against
+`streams.kafka.batches.Batches`,
 which builds one batch a topic partition, in one run on a broker of its own.
 
     python3 bench/send_bench.py [--count 200000] [--rounds 2]
@@ -21,8 +22,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pipeline_bench import own_broker
 
-from streams.app import PRODUCER_BATCH_BYTES
-from streams.batches import Batches
+from streams.kafka.batches import Batches
+from streams.worker.app import PRODUCER_BATCH_BYTES
 
 VALUE = b'{"event_id":"x","tweet_id":"1790000000000000000","agency_id":"kejati-jateng","text":"%s"}'
 ROUND = 500  # records sent together, as a batch of posts' events

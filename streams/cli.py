@@ -15,17 +15,17 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from agents.errors import AduanError, ConfigError
-from agents.registry import Registry, load_registry
-from agents.route import Router
-from agents.verify import VerificationPolicy
+from agents.core.errors import AduanError, ConfigError
+from agents.core.registry import Registry, load_registry
+from agents.core.route import Router
+from agents.core.verify import VerificationPolicy
 from streams.route_file import route_file
 from streams.settings import ENVIRONMENT, SERVICES, Settings
-from streams.synthetic import synthetic_lines
+from streams.x.synthetic import synthetic_lines
 
 if TYPE_CHECKING:
-    from streams.producer import RawSink
-    from streams.registry_sync import RegistryFollower
+    from streams.kafka.registry_topic import RegistryFollower
+    from streams.producer.sink import RawSink
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -286,7 +286,7 @@ def _positive(text: str) -> int:
 
 
 def _run_topics_create(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.topics import create_topics, partition_mismatches, topic_specs
+    from streams.kafka.admin import create_topics, partition_mismatches, topic_specs
 
     registry = load_registry(args.agencies or settings.registry_file())
     created = create_topics(settings, registry)
@@ -305,7 +305,7 @@ def _run_topics_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_topics_count(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.topics import count_messages, topic_specs
+    from streams.kafka.admin import count_messages, topic_specs
 
     registry = load_registry(args.agencies or settings.registry_file())
     names = [spec.name for spec in topic_specs(settings, registry)]
@@ -315,7 +315,7 @@ def _run_topics_count(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_agencies_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.registry_sync import publish
+    from streams.kafka.registry_topic import publish
 
     registry = publish(settings, args.agencies or settings.registry_file())
     print(
@@ -327,8 +327,8 @@ def _run_agencies_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_agencies_grant(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.access import agency_user, grant
-    from streams.subscriber import agency_group
+    from streams.delivery.subscriber import agency_group
+    from streams.kafka.access import agency_user, grant
 
     registry = load_registry(args.agencies or settings.registry_file())
     made = grant(settings, registry, args.agency, args.password_file)
@@ -340,13 +340,13 @@ def _run_agencies_grant(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_agencies_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.access import agency_user
+    from streams.kafka.access import agency_user
 
     return _revoke(settings, agency_user(args.agency))
 
 
 def _run_services_grant(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.access import grant_service, service_user
+    from streams.kafka.access import grant_service, service_user
 
     user = service_user(args.service)
     made = grant_service(settings, args.service, args.password_file)
@@ -361,13 +361,13 @@ def _granted(rights: str, made: bool, password_file: Path) -> int:
 
 
 def _run_services_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.access import service_user
+    from streams.kafka.access import service_user
 
     return _revoke(settings, service_user(args.service))
 
 
 def _revoke(settings: Settings, user: str) -> int:
-    from streams.access import revoke
+    from streams.kafka.access import revoke
 
     revoke(settings, user)
     print(f"{user} has no login and no rights any more", file=sys.stderr)
@@ -375,7 +375,7 @@ def _revoke(settings: Settings, user: str) -> int:
 
 
 def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.worker import run_worker
+    from streams.worker.run import run_worker
 
     run_worker(settings)
     return 0
@@ -383,8 +383,8 @@ def _run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_produce(args: argparse.Namespace, settings: Settings) -> int:
     from streams.compat.kafka_connected import broker_connected
-    from streams.metrics import ProducerMetrics, new_registry, serve
-    from streams.producer import RawSink, kafka_producer, produce_lines
+    from streams.producer.metrics import ProducerMetrics, new_registry, serve
+    from streams.producer.sink import RawSink, kafka_producer, produce_lines
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -436,7 +436,7 @@ def _from_x(
 ) -> None:
     """An X source, following the registry versions `aduan agencies sync` publishes, from the
     one in force on (`registry` where none was published yet), as the worker does."""
-    from streams.registry_sync import RegistryFollower, registry_in_force
+    from streams.kafka.registry_topic import RegistryFollower, registry_in_force
 
     registry, offset = registry_in_force(settings, registry)
     follower = RegistryFollower(settings, offset)
@@ -466,7 +466,7 @@ def _with_progress(source: BinaryIO) -> Iterator[bytes]:
 def _stream_from_x(
     settings: Settings, registry: Registry, follower: RegistryFollower, sink: RawSink
 ) -> None:
-    from streams.x_source import MentionStream, run_stream
+    from streams.x.source import MentionStream, run_stream
 
     # Each stream message is flushed on its own: a live stream has no natural batch end.
     def send(key: bytes | None, value: bytes) -> None:
@@ -482,8 +482,8 @@ def _poll_x(
 ) -> None:
     import tweepy
 
-    from streams.checkpoints import KafkaCheckpoints
-    from streams.x_source import count_responses, poll_forever
+    from streams.x.checkpoints import KafkaCheckpoints
+    from streams.x.source import count_responses, poll_forever
 
     client = tweepy.Client(settings.x_bearer_token, return_type=dict, wait_on_rate_limit=True)
     count_responses(client.session, sink.metrics)
@@ -500,7 +500,7 @@ def _poll_x(
 
 
 def _run_subscribe(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.subscriber import subscribe
+    from streams.delivery.subscriber import subscribe
 
     with _open(args.output, "wb", "output") as sink:
         subscribe(
@@ -517,11 +517,11 @@ def _run_subscribe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from streams import replay
-    from streams.history import Window, find_spans
-    from streams.registry_sync import latest_published
-    from streams.routing_diff import compare, format_diff, routings
-    from streams.topics import RAW_TOPIC
+    from schemas.topics import RAW_TOPIC
+    from streams.history import replay
+    from streams.history.diff import compare, format_diff, routings
+    from streams.history.window import Window, find_spans
+    from streams.kafka.registry_topic import latest_published
 
     window = Window(args.since, args.until)
     prefix = None if args.to_topics is None else replay.check_prefix(args.to_topics)
@@ -561,9 +561,9 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_report(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.history import Window
-    from streams.report import events_from_file, events_from_kafka, write_report
-    from streams.report_tables import build_tables
+    from streams.history.report import events_from_file, events_from_kafka, write_report
+    from streams.history.report_tables import build_tables
+    from streams.history.window import Window
 
     if args.from_file is not None:
         if args.until is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import BinaryIO
 
-from agents.route import Router
+from agents.core.route import Router
 from schemas.codec import encode_routed_line
 
 _BATCH = 4096

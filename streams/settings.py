@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from agents.errors import ConfigError
-from agents.verify import DEFAULT_VERIFIED_TYPES, VerificationPolicy
+from agents.core.errors import ConfigError
+from agents.core.verify import DEFAULT_VERIFIED_TYPES, VerificationPolicy
 
 T = TypeVar("T")
 

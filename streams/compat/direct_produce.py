@@ -2,8 +2,8 @@
 
 Upstream: faust-streaming's `Producer` keeps its aiokafka producer private (`_ensure_producer`)
 and offers only its topic send path (futures, serialisers, sensors a record), which cost the worker
-more than the routing. The agent builds aiokafka batches itself (`streams.batches`) and sends them
-on the same producer, which Faust flushes before it commits an input offset, so a commit still
+more than the routing. The agent builds aiokafka batches itself (`streams.kafka.batches`) and sends
+them on the same producer, which Faust flushes before it commits an input offset, so a commit still
 leaves nothing behind. No upstream issue.
 
 Verified against faust-streaming 0.15.3 and aiokafka 0.14.0. Without it the worker would have to

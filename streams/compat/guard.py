@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from importlib import metadata
 
-from agents.errors import AduanError
+from agents.core.errors import AduanError
 
 log = logging.getLogger(__name__)
 

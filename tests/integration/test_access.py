@@ -19,9 +19,9 @@ import confluent_kafka
 import orjson
 import pytest
 
-from agents.registry import load_registry
-from agents.split import split_line
-from streams.access import service_user
+from agents.core.registry import load_registry
+from agents.core.split import split_line
+from streams.kafka.access import service_user
 from streams.settings import SERVICES
 from tests.integration.conftest import ROOT, BrokerProcess, Worker, aduan_environment
 from tests.integration.test_replay import REGISTRY, route

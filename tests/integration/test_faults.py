@@ -16,8 +16,8 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from agents.registry import load_registry
-from streams.topics import APP_ID, RAW_TOPIC
+from agents.core.registry import load_registry
+from schemas.topics import APP_ID, RAW_TOPIC
 from tests.integration.conftest import BrokerProcess, Worker, free_port
 from tests.integration.test_pipeline import Message, aduan, comparable, read_all
 from tests.integration.test_replay import REGISTRY, output_topics, route, synthetic

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from agents.registry import load_registry
+from agents.core.registry import load_registry
 from tests.integration.conftest import Worker, running_broker
 from tests.integration.test_pipeline import comparable, read_all
 from tests.integration.test_replay import REGISTRY, output_topics, route, synthetic

@@ -18,8 +18,8 @@ import orjson
 import pytest
 import yaml
 
-from agents.route import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC
 from agents.route_metrics import OUTCOMES
+from schemas.topics import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC
 from tests.integration.conftest import ROOT, free_port, running_broker
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from agents.parse import parse_line
-from agents.post import Post
+from agents.core.parse import parse_line
+from agents.core.post import Post
 from tests.integration.conftest import Worker
 
 ROOT = Path(__file__).resolve().parents[2]

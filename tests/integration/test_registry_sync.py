@@ -14,14 +14,14 @@ import pytest
 import responses
 from kafka import KafkaProducer
 
-from agents.registry import load_registry, parse_registry
+from agents.core.registry import load_registry, parse_registry
+from schemas.topics import REGISTRY_TOPIC
 from streams.cli import main
-from streams.registry_sync import publish
+from streams.kafka.registry_topic import publish
 from streams.settings import Settings
-from streams.topics import REGISTRY_TOPIC
 from tests.integration.conftest import ROOT
 from tests.integration.test_pipeline import aduan, read_topics
-from tests.unit.streams.test_x_source import (
+from tests.unit.streams.x.test_source import (
     API,
     KEJATI,
     NEW_AGENCY,

@@ -22,13 +22,14 @@ import pytest
 import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from agents.registry import Registry, load_registry
-from agents.route import Router
-from agents.split import split_line
-from agents.verify import VerificationPolicy
-from streams.routing_diff import compare, format_diff, routings
+from agents.core.registry import Registry, load_registry
+from agents.core.route import Router
+from agents.core.split import split_line
+from agents.core.verify import VerificationPolicy
+from schemas.topics import RAW_TOPIC
+from streams.history.diff import compare, format_diff, routings
+from streams.kafka.admin import count_messages, topic_specs
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, count_messages, topic_specs
 from tests.integration.conftest import ROOT, Worker, free_port, running_broker
 from tests.integration.test_pipeline import Message, aduan, comparable, read_all
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from agents.registry import load_registry
-from streams.topics import APP_ID, RAW_TOPIC
+from agents.core.registry import load_registry
+from schemas.topics import APP_ID, RAW_TOPIC
 from tests.integration.conftest import BrokerProcess, Worker
 from tests.integration.test_pipeline import aduan
 from tests.integration.test_replay import REGISTRY, Post, output_topics, route, send, synthetic

@@ -16,16 +16,17 @@ import tweepy
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
-from agents.registry import load_registry
-from streams.checkpoints import KafkaCheckpoints
+from agents.core.registry import load_registry
+from schemas.topics import RAW_TOPIC
 from streams.cli import main
-from streams.metrics import ProducerMetrics
-from streams.producer import RawSink, kafka_producer
+from streams.kafka.admin import count_messages, create_topics, read_to_end
+from streams.producer.metrics import ProducerMetrics
+from streams.producer.sink import RawSink, kafka_producer
 from streams.settings import Settings
-from streams.topics import RAW_TOPIC, count_messages, create_topics, read_to_end
-from streams.x_source import poll_once
+from streams.x.checkpoints import KafkaCheckpoints
+from streams.x.source import poll_once
 from tests.integration.conftest import ROOT
-from tests.unit.streams.test_x_source import (
+from tests.unit.streams.x.test_source import (
     API,
     KEJATI,
     mentions_page,

@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from agents.registry import Registry, parse_registry
-from agents.route import Router
-from agents.verify import VerificationPolicy
+from agents.core.registry import Registry, parse_registry
+from agents.core.route import Router
+from agents.core.verify import VerificationPolicy
 
 # --- the test registry -------------------------------------------------------------------------
 

@@ -22,12 +22,12 @@ from faust.serializers import codecs
 from faust.streams import _current_event
 from prometheus_client import CollectorRegistry
 
-from agents.registry import load_registry
+from agents.core.registry import load_registry
+from agents.core.verify import VerificationPolicy
 from agents.route_mentions import DecidedPosts, Routing, install
 from agents.route_metrics import RoutingMetrics
-from agents.verify import VerificationPolicy
-from streams.app import create_app
 from streams.settings import Settings
+from streams.worker.app import create_app
 from tests.unit.agents.factories import (
     KEJATI_HANDLE,
     KEJATI_ID,

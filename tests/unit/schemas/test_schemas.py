@@ -10,9 +10,9 @@ from typing import Any, get_args
 import jsonschema
 import pytest
 
-from agents.registry import load_registry
-from agents.route import DEAD_LETTER_TOPIC, REJECTED_TOPIC, Router
-from agents.verify import VerificationPolicy
+from agents.core.registry import load_registry
+from agents.core.route import Router
+from agents.core.verify import VerificationPolicy
 from schemas.events import (
     SCHEMA_VERSION,
     Author,
@@ -21,6 +21,7 @@ from schemas.events import (
     Rejection,
     RejectionReason,
 )
+from schemas.topics import DEAD_LETTER_TOPIC, REJECTED_TOPIC
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMAS = ROOT / "schemas"

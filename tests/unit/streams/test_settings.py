@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.errors import ConfigError
+from agents.core.errors import ConfigError
 from streams.settings import Settings
 
 

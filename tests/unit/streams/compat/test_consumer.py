@@ -23,10 +23,10 @@ from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP, ConsumerMessage, Message
 from mode.services import WaitResults
 
-from streams.app import create_app
 from streams.compat.fetch_max_wait import FETCH_MAX_WAIT_MS
 from streams.compat.transport import Consumer
 from streams.settings import Settings
+from streams.worker.app import create_app
 
 RAW = TP("mentions.raw", 0)
 

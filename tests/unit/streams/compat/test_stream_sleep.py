@@ -9,9 +9,9 @@ from pathlib import Path
 import faust
 import pytest
 
-from streams.app import create_app
 from streams.compat.stream_sleep import take_waiting_events_at_once
 from streams.settings import Settings
+from streams.worker.app import create_app
 
 
 def _app(tmp_path: Path) -> faust.App:

@@ -12,9 +12,9 @@ import pytest
 from faust.tables.recovery import Recovery, ServiceStopped
 from faust.types import TP
 
-from streams.app import create_app
 from streams.compat.tables import SafeRecovery
 from streams.settings import Settings
+from streams.worker.app import create_app
 
 
 def test_the_worker_restores_tables_with_flow_control_suspended_until_the_seek_is_done(

@@ -1,0 +1,39 @@
+"""Every topic name aduan reads or writes, and the Faust app id that prefixes Faust's own topics.
+
+The router, the worker, the producer, replay, reports, access control and subscribers all take the
+names from here, so a rename is one edit."""
+
+from __future__ import annotations
+
+RAW_TOPIC = "mentions.raw"
+"""Every mention as it arrived: the system of record that replays read."""
+
+DEAD_LETTER_TOPIC = "mentions.dlq"
+"""Input that could not be read as posts, with the reason and where it came from."""
+
+REJECTED_TOPIC = "mentions.rejected"
+"""Posts that are not served (unverified author, retweet, an agency's own post...), and why."""
+
+COMPLAINT_TOPIC_PREFIX = "complaints."
+"""Each agency's own topic is this prefix and the agency id."""
+
+UNROUTED = "unrouted"
+"""Stands for the agency of a complaint that addresses none: in its topic name and event id."""
+
+UNROUTED_TOPIC = COMPLAINT_TOPIC_PREFIX + UNROUTED
+
+CHECKPOINT_TOPIC = "aduan.x-poll.checkpoints"
+"""The X poller's since_id per account (compacted: only the latest per account matters)."""
+
+REGISTRY_TOPIC = "aduan.registry"
+"""Published versions of the agency registry (compacted: only the latest matters)."""
+
+APP_ID = "aduan"
+"""The Faust app's id: the worker's consumer group, and the prefix of the topics Faust makes."""
+
+LIVE_PREFIXES = ("complaints", "mentions", "aduan")
+"""The first dot-separated part of every live topic name; a replay's shadow topics avoid them."""
+
+
+def complaint_topic(agency_id: str) -> str:
+    return COMPLAINT_TOPIC_PREFIX + agency_id

@@ -1,0 +1,174 @@
+"""`aduan report`: an analysis of the routed history as PNG charts, CSV tables and one HTML page.
+
+Events come from a JSON Lines file (what `aduan route` or `aduan replay` writes, or bare events
+as `aduan subscribe` prints them) or from the live topics over a time window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import html
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from agents.core.errors import AduanError
+from schemas.topics import (
+    DEAD_LETTER_TOPIC,
+    RAW_TOPIC,
+    REJECTED_TOPIC,
+    UNROUTED_TOPIC,
+    complaint_topic,
+)
+from streams.history import report_charts
+from streams.history.report_tables import Tables
+from streams.history.window import Window, find_spans, read_spans
+from streams.kafka.admin import complaint_topics
+from streams.settings import Settings
+
+Row = Sequence[object]
+
+
+def events_from_file(source: BinaryIO, name: str) -> Iterator[tuple[str, Any, int | None]]:
+    """(topic, event, None) for every line of `source`."""
+    for number, line in enumerate(source, start=1):
+        if line.isspace():
+            continue
+        try:
+            item = orjson.loads(line)
+            yield (*_topic_and_event(item), None)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise AduanError(
+                f"{name} line {number} is not an aduan event: expected the JSON lines of aduan "
+                "route, aduan replay or aduan subscribe"
+            ) from None
+
+
+def _topic_and_event(item: Any) -> tuple[str, Any]:
+    if "topic" in item and "value" in item:
+        return item["topic"], item["value"]
+    if "event_id" in item:
+        agency = item["agency_id"]
+        return UNROUTED_TOPIC if agency is None else complaint_topic(agency), item
+    if "reason" in item:
+        return REJECTED_TOPIC, item
+    if "error" in item:
+        return DEAD_LETTER_TOPIC, item
+    raise KeyError("topic")
+
+
+def events_from_kafka(
+    settings: Settings, window: Window
+) -> tuple[list[tuple[str, Any, int | None]], dict[str, int]]:
+    """The window's events on the live topics with their Kafka timestamps, and the Kafka
+    timestamp of every mention in the window by post id (the message key)."""
+    topics = [RAW_TOPIC, REJECTED_TOPIC, DEAD_LETTER_TOPIC, *complaint_topics(settings)]
+    spans = find_spans(settings, topics, window)
+
+    async def collect() -> tuple[list[tuple[str, Any, int | None]], dict[str, int]]:
+        events: list[tuple[str, Any, int | None]] = []
+        mentions: dict[str, int] = {}
+        async for chunk in read_spans(settings, spans, window):
+            for record in chunk.records:
+                if record.topic == RAW_TOPIC:
+                    if record.key:
+                        mentions.setdefault(record.key.decode(errors="replace"), record.timestamp)
+                else:
+                    events.append((record.topic, orjson.loads(record.value), record.timestamp))
+        return events, mentions
+
+    return asyncio.run(collect())
+
+
+def write_report(tables: Tables, out: Path, title: str) -> list[Path]:
+    """CSV tables, PNG charts and index.html into `out`; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    latency = tables.latency_summary()
+    tables_csv: list[tuple[str, Row, Sequence[Row]]] = [
+        ("complaints_per_day", ("day", "agency", "complaints"), _flat(tables.complaints_per_day)),
+        ("rejections_per_day", ("day", "reason", "rejections"), _flat(tables.rejections_per_day)),
+        ("verified_share", ("day", "verified", "unverified", "share"), _verified_rows(tables)),
+        ("agencies_per_complaint", ("agencies", "posts"), sorted(tables.multi_agency().items())),
+        ("top_threads", ("conversation_id", "posts", "agencies", "first_post"), _threads(tables)),
+        ("latency", ("agency", "complaints", "p50_s", "p90_s", "p99_s", "max_s"), latency),
+    ]
+    written = [_csv(out / f"{name}.csv", header, rows) for name, header, rows in tables_csv]
+    charts = report_charts.draw(tables, out)
+    page = out / "index.html"
+    page.write_text(_html(tables, title, charts), encoding="utf-8")
+    return [*written, *charts, page]
+
+
+def _flat(counts: Any) -> list[Row]:
+    return [(*key, count) for key, count in sorted(counts.items())]
+
+
+def _verified_rows(tables: Tables) -> list[Row]:
+    days = sorted(set(tables.verified_per_day) | set(tables.unverified_per_day))
+    rows: list[Row] = []
+    for day in days:
+        verified, unverified = tables.verified_per_day[day], tables.unverified_per_day[day]
+        rows.append((day, verified, unverified, round(verified / (verified + unverified), 4)))
+    return rows
+
+
+def _threads(tables: Tables, first: str = "first_url") -> list[tuple[str, int, str, str]]:
+    """(conversation, posts, agencies, the first post's `first` attribute) of the top threads."""
+    return [
+        (name, len(thread.posts), " ".join(sorted(thread.agencies)), getattr(thread, first))
+        for name, thread in tables.top_threads()
+    ]
+
+
+def _csv(path: Path, header: Row, rows: Sequence[Row]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _html(tables: Tables, title: str, charts: list[Path]) -> str:
+    def table(header: Row, rows: Sequence[Row]) -> str:
+        head = "".join(f"<th>{html.escape(str(cell))}</th>" for cell in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
+            for row in rows
+        )
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+    latency = tables.latency_summary()
+    threads = [
+        (conversation, posts, agencies, text[:140])
+        for conversation, posts, agencies, text in _threads(tables, "first_text")
+    ]
+    sections = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{tables.complaint_posts} complaint posts, "
+        f"{sum(tables.rejections_per_day.values())} rejections, "
+        f"{tables.dead_letters} dead letters. CSV tables beside this page.</p>",
+        *(f'<img src="{chart.name}" alt="{chart.stem}">' for chart in charts),
+        "<h2>Complaints per post: number of agencies addressed</h2>",
+        table(("agencies", "posts"), sorted(tables.multi_agency().items())),
+        "<h2>Top conversation threads</h2>",
+        table(("conversation", "posts", "agencies", "first post"), threads),
+        "<h2>Routing latency (mention in Kafka to complaint in Kafka)</h2>",
+        table(
+            ("agency", "complaints", "p50 s", "p90 s", "p99 s", "max s"),
+            [
+                (agency, n, f"{p50:.3f}", f"{p90:.3f}", f"{p99:.3f}", f"{top:.3f}")
+                for agency, n, p50, p90, p99, top in latency
+            ],
+        )
+        if latency
+        else "<p>Not available: latencies need the Kafka timestamps of a --since report.</p>",
+    ]
+    style = "body{font-family:sans-serif;max-width:70em;margin:auto}img{max-width:100%}"
+    style += "td,th{padding:2px 8px;text-align:left}"
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
+    )

@@ -1,0 +1,259 @@
+"""The topics aduan uses, and their creation (kafka-python's admin client)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from agents.core.errors import AduanError
+from agents.core.registry import Registry
+from schemas.topics import (
+    CHECKPOINT_TOPIC,
+    COMPLAINT_TOPIC_PREFIX,
+    DEAD_LETTER_TOPIC,
+    RAW_TOPIC,
+    REGISTRY_TOPIC,
+    REJECTED_TOPIC,
+    UNROUTED_TOPIC,
+    complaint_topic,
+)
+from streams.settings import Settings
+
+_TOPIC_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS error code
+_NOT_AUTHORIZED = 29  # TOPIC_AUTHORIZATION_FAILED
+
+
+class BrokerError(AduanError):
+    """The Kafka cluster could not be reached or refused a request."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    configs: dict[str, str]
+    partitions: int | None = None
+    """None: as many as the settings say."""
+
+
+def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
+    """Every topic of the pipeline for this registry."""
+    return [*routing_specs(settings, registry), TopicSpec(CHECKPOINT_TOPIC, _COMPACTED)]
+
+
+def routing_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
+    """The topics the worker reads and writes."""
+    raw = TopicSpec(RAW_TOPIC, {"retention.ms": str(settings.raw_retention_ms)})
+    fixed = [TopicSpec(name, {}) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, UNROUTED_TOPIC)]
+    agencies = [TopicSpec(complaint_topic(agency), {}) for agency in registry.agency_ids]
+    # One partition: readers take the registry's latest version from partition 0.
+    return [raw, *fixed, *agencies, TopicSpec(REGISTRY_TOPIC, _COMPACTED, 1)]
+
+
+_COMPACTED = {"cleanup.policy": "compact"}
+"""Only the latest value of a key matters."""
+
+
+def unreachable(settings: Settings, exc: Exception) -> BrokerError:
+    login = ""
+    if settings.kafka_username:
+        login = (
+            f", or it refused the login of ADUAN_KAFKA_USERNAME={settings.kafka_username} "
+            "(check ADUAN_KAFKA_PASSWORD or ADUAN_KAFKA_PASSWORD_FILE)"
+        )
+    return BrokerError(
+        f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc}){login}; start it "
+        "with deploy/kafka/broker.sh start, or set ADUAN_BROKER"
+    )
+
+
+def hidden_hint(settings: Settings) -> str:
+    """For a topic that seems missing: a secured cluster hides the topics a user may not read."""
+    if not settings.kafka_username:
+        return ""
+    return f", or ADUAN_KAFKA_USERNAME={settings.kafka_username} may not read it"
+
+
+def kafka_consumer(settings: Settings, **options: Any) -> KafkaConsumer:
+    """A kafka-python consumer, or a `BrokerError` that says how to reach the cluster."""
+    try:
+        return KafkaConsumer(
+            bootstrap_servers=list(settings.bootstrap_servers), **settings.kafka_login, **options
+        )
+    except KafkaError as exc:
+        raise unreachable(settings, exc) from None
+
+
+def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, int]]:
+    """Every record of `topic` up to its current end, read without a consumer group, and the end
+    offset of each partition."""
+    consumer = kafka_consumer(settings, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:  # missing, or hidden from a user who may not read it
+            return [], {}
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        records: list[Any] = []
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records += batch
+        return records, {tp.partition: end for tp, end in ends.items()}
+    except KafkaError as exc:
+        raise BrokerError(f"reading {topic} failed: {exc}") from None
+    finally:
+        consumer.close()
+
+
+def complaint_topics(settings: Settings) -> list[str]:
+    """Every `complaints.*` topic on the cluster, unrouted included, sorted: also those of
+    agencies the registry in force no longer lists."""
+    consumer = kafka_consumer(settings, client_id="aduan-topics")
+    try:
+        return sorted(t for t in consumer.topics() if t.startswith(COMPLAINT_TOPIC_PREFIX))
+    except KafkaError as exc:
+        raise BrokerError(f"listing the topics failed: {exc}") from None
+    finally:
+        consumer.close()
+
+
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=list(settings.bootstrap_servers),
+            client_id="aduan-admin",
+            **settings.kafka_login,
+        )
+    except KafkaError as exc:
+        raise unreachable(settings, exc) from None
+
+
+def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
+    """Create the pipeline's missing topics; returns each topic name with True when it was
+    created now."""
+    return ensure_topics(settings, topic_specs(settings, registry))
+
+
+def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]:
+    """Create the topics of `specs` that are missing; returns each name with True when it was
+    created now. Only missing topics are asked for: on a secured cluster the worker may not
+    create topics at all, and needs none created when they exist."""
+    created = {spec.name: False for spec in specs}
+    admin = admin_client(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = {
+            spec.name: {
+                "num_partitions": spec.partitions or settings.topic_partitions,
+                "replication_factor": settings.topic_replicas,
+                "configs": spec.configs,
+            }
+            for spec in specs
+            if spec.name not in existing
+        }
+        if not missing:
+            return created
+        response = admin.create_topics(missing, raise_errors=False)
+        for topic in response["topics"]:
+            _check_created(settings, topic)
+            created[topic["name"]] = topic["error_code"] == 0
+        admin.wait_for_topics([name for name, new in created.items() if new])
+    except KafkaError as exc:
+        raise BrokerError(f"creating topics failed: {exc}") from None
+    finally:
+        admin.close()
+    return created
+
+
+def _check_created(settings: Settings, topic: dict[str, Any]) -> None:
+    code = topic["error_code"]
+    if code == _NOT_AUTHORIZED:
+        raise BrokerError(
+            f"{settings.kafka_user} may not create topic {topic['name']}; create the topics "
+            "first with `aduan topics create` as a user who may (the broker's admin)"
+        )
+    if code not in (0, _TOPIC_EXISTS):
+        raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionMismatch:
+    """A topic that exists with another number of partitions than its spec asks for."""
+
+    topic: str
+    partitions: int
+    """On the cluster."""
+    wanted: int
+
+    @property
+    def breaks_the_pipeline(self) -> bool:
+        """The worker's dedup table changelog is made with ADUAN_TOPIC_PARTITIONS partitions and
+        must have as many as mentions.raw (Faust refuses to start otherwise, and post ids would
+        be remembered in other partitions than their posts'); the registry is read from
+        partition 0 only. On the other topics only where keys land differs, and their readers
+        read every partition."""
+        return self.topic in (RAW_TOPIC, REGISTRY_TOPIC)
+
+    def explain(self) -> str:
+        """What the mismatch means and how to mend it, in one line."""
+        if self.topic == REGISTRY_TOPIC:
+            return (
+                f"{self.topic} has {self.partitions} partitions; it must have 1, as readers take "
+                f"the registry from partition 0: delete the topic, then run `aduan topics create` "
+                "and `aduan agencies sync`"
+            )
+        said = f"{self.topic} has {self.partitions} partitions, ADUAN_TOPIC_PARTITIONS asks for "
+        said += str(self.wanted)
+        if self.topic == RAW_TOPIC:
+            return (
+                f"{said}: the worker's dedup changelog is made with ADUAN_TOPIC_PARTITIONS "
+                f"partitions and must match {RAW_TOPIC}; set ADUAN_TOPIC_PARTITIONS="
+                f"{self.partitions} for every aduan command (adding partitions to {RAW_TOPIC} "
+                "would move post ids away from where the worker remembers them)"
+            )
+        return f"{said}: left as it is (keys hash over {self.partitions} partitions)"
+
+
+def partition_mismatches(settings: Settings, specs: list[TopicSpec]) -> list[PartitionMismatch]:
+    """The topics of `specs` that exist with another number of partitions than asked for."""
+    admin = admin_client(settings)
+    try:
+        described = admin.describe_topics([spec.name for spec in specs])
+    except KafkaError as exc:
+        raise BrokerError(f"describing topics failed: {exc}") from None
+    finally:
+        admin.close()
+    counts = {
+        topic["name"]: len(topic["partitions"]) for topic in described if topic["error_code"] == 0
+    }
+    mismatches = []
+    for spec in specs:
+        wanted = spec.partitions or settings.topic_partitions
+        found = counts.get(spec.name)
+        if found is not None and found != wanted:
+            mismatches.append(PartitionMismatch(spec.name, found, wanted))
+    return mismatches
+
+
+def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Messages on each topic now (end offset minus start offset, summed over partitions)."""
+    consumer = kafka_consumer(settings, client_id="aduan-count")
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        starts = consumer.beginning_offsets(partitions)
+    except KafkaError as exc:
+        raise BrokerError(f"counting messages failed: {exc}") from None
+    finally:
+        consumer.close()
+    counts = dict.fromkeys(topics, 0)
+    for tp in partitions:
+        counts[tp.topic] += ends[tp] - starts[tp]
+    return counts

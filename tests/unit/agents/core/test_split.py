@@ -1,0 +1,65 @@
+"""`agents.core.split`: one Kafka message per post, keyed by post id."""
+
+from __future__ import annotations
+
+import orjson
+
+from agents.core.split import split_line
+from schemas.topics import DEAD_LETTER_TOPIC
+from tests.unit.agents.factories import (
+    KEJATI_HANDLE,
+    KEJATI_ID,
+    build_registry,
+    make_post,
+    make_router,
+    make_user,
+    make_v1_tweet,
+    page_line,
+    stream_line,
+    v1_line,
+)
+
+
+def test_stream_message_travels_whole_keyed_by_post_id() -> None:
+    raw = stream_line(make_post(id="1790000000000001001"))
+    assert split_line(raw) == [(b"1790000000000001001", raw)]
+
+
+def test_v1_tweet_is_keyed_by_id_str() -> None:
+    raw = v1_line(make_v1_tweet(id="870000000000000001"))
+    assert split_line(raw) == [(b"870000000000000001", raw)]
+
+
+def test_page_becomes_one_message_per_post_with_only_the_users_it_names() -> None:
+    author = make_user(id="1500000000000000077", username="warga77")
+    agency = make_user(id=KEJATI_ID, username=KEJATI_HANDLE, verified_type="government")
+    stranger = make_user(id="1500000000000000099", username="orang_lain")
+    first = make_post(
+        id="1790000000000001002", author_id=author["id"], mentions=[(KEJATI_ID, KEJATI_HANDLE)]
+    )
+    second = make_post(id="1790000000000001003", author_id=author["id"])
+    messages = split_line(page_line([first, second], [author, agency, stranger]))
+    assert [key for key, _ in messages] == [b"1790000000000001002", b"1790000000000001003"]
+    one, two = (orjson.loads(value) for _, value in messages)
+    assert one == {"data": first, "includes": {"users": [author, agency]}}
+    assert two == {"data": second, "includes": {"users": [author]}}
+
+
+def test_a_page_routes_the_same_split_or_whole() -> None:
+    posts = [
+        make_post(id=f"179000000000000110{i}", mentions=[(KEJATI_ID, KEJATI_HANDLE)])
+        for i in range(3)
+    ]
+    raw = page_line(posts)
+    whole = make_router(build_registry()).route_line(raw, 1)
+    router = make_router(build_registry())
+    split = [emit for _, value in split_line(raw) for emit in router.route_line(value, 1)]
+    assert split == whole
+
+
+def test_unreadable_lines_travel_unkeyed_for_the_worker_to_dead_letter() -> None:
+    for raw in (b"not json", b"[1, 2]", b'{"data": [], "includes": {"users": 5}}'):
+        [(key, value)] = split_line(raw)
+        assert (key, value) == (None, raw)
+        topics = [topic for topic, _, _ in make_router().route_line(value, 1)]
+        assert topics == [DEAD_LETTER_TOPIC]
