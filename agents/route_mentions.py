@@ -41,14 +41,13 @@ class DecidedPosts:
 
     Windows are `days` long and a lookup reads the current and the previous one: an id is
     remembered for at least `days` and at most twice that, for two lookups a post instead of
-    one a day.
+    one a day (docs/decisions/0004-dedup-table-keyed-by-post-id.md).
 
     It reads and writes the table's store itself and queues each write's changelog record, which
-    the agent sends straight to the producer with the post's events (`take_changelog`). Through
-    the table's own interface a lookup or a write went through Faust's window wrappers and
-    sensors (13% of the worker's busy time in a sampling profile, 5% this way); a write's record
-    went through a Faust topic's send path, which cost the worker 30 to 45 µs a post more before
-    the records were queued (README, Speed; bench/NOTES.md)."""
+    the agent sends straight to the producer with the post's events (`take_changelog`): Faust's
+    window wrappers, sensors and topic send path cost the worker more than the lookups and writes
+    themselves (docs/decisions/0020-dedup-store-written-directly.md,
+    docs/decisions/0011-hand-events-to-the-aiokafka-producer.md)."""
 
     def __init__(self, app: faust.App, days: float) -> None:
         # Whole seconds: Faust places a write in its window by whole seconds and looks a key up
@@ -141,18 +140,15 @@ class Routing:
 # request every few events (each partition's batch lingers on its own clock), which cost the
 # worker and the broker more than the routing. Faust's window starts when the previous batch is
 # done, not when a post arrives, so a post waits about half of it, and then for the rest of its
-# batch to be routed: with 10 ms instead of 30 ms the benchmark's p50 latency fell by 11-22 ms in
-# four of five alternating pairs of runs; 5 ms (with the producer's linger at 1 ms, not 5 ms)
-# lowered it by 1 to 18 ms in four pairs of six, for the same CPU, and the change's runs in the
-# other two lost the most time to CPU steal (bench/NOTES.md).
+# batch to be routed: hence a short window (docs/decisions/0010-route-a-batch-at-a-time.md).
 BATCH_MAX = 500
 BATCH_WAIT = 0.005
 
 
 class Undecoded(faust.Schema[bytes | None, bytes | None]):
-    """A message's key and value as the bytes they are. The agent reads the message itself,
-    where Faust's decoding with the raw codec (a codec lookup and two calls for each) took 5%
-    of the worker's busy time in a sampling profile."""
+    """A message's key and value as the bytes they are: the router parses the bytes itself, so
+    Faust's raw codec (a codec lookup and two calls for each) would be work for nothing
+    (docs/decisions/0021-raw-bytes-without-faust-codecs.md)."""
 
     def __init__(self) -> None:
         super().__init__(key_serializer="raw", value_serializer="raw")
@@ -204,8 +200,8 @@ def install(
         to the producer; the complaints' mention timestamps, and the batch's acknowledgement."""
         # Straight to the producer under Faust's, in batches, not through Faust topics: a
         # topic's send path (futures, serialisers, sensors) cost the worker more than the
-        # routing. Faust flushes this producer before it commits an offset, so a commit leaves
-        # nothing behind.
+        # routing (docs/decisions/0011-hand-events-to-the-aiokafka-producer.md). Faust flushes
+        # this producer before it commits an offset, so a commit leaves nothing behind.
         batches = Batches(aiokafka_producer(app), on_delivery=_stop_if_refused)
         posted: list[float] = []
         routed: list[list[Emit]] = []
@@ -221,7 +217,8 @@ def install(
             await batches.add(changelog.changelog_topic, key, value, partition)
         return posted, await batches.send()
 
-    # concurrency 1: faust issue #606 loses messages when an agent runs with more.
+    # concurrency 1: faust issue #606 loses messages when an agent runs with more
+    # (docs/decisions/0010-route-a-batch-at-a-time.md).
     @app.agent(source, concurrency=1)
     async def route_mentions(events_of: faust.StreamT[bytes]) -> None:
         stream = cast(faust.Stream[bytes], events_of)  # StreamT does not declare take_events

@@ -74,8 +74,8 @@ class RoutingMetrics:
 
     def count(self, posts: Iterable[Iterable[Emit]]) -> None:
         """Counts the events of a batch of input messages, one `Emit` list each: each post once
-        by outcome, each complaint once by agency. A batch at a time: a series' `inc` takes a
-        lock, and four of them a post were 4% of the worker's busy time in a sampling profile."""
+        by outcome, each complaint once by agency. A batch at a time, because a series' `inc`
+        takes a lock (docs/decisions/0022-sensors-counted-in-integers.md)."""
         outcomes: collections.Counter[str] = collections.Counter()
         reasons: collections.Counter[str] = collections.Counter()
         agencies: collections.Counter[str] = collections.Counter()

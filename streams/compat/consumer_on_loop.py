@@ -8,7 +8,7 @@ agents block the loop; this worker's agent routes a full batch well within the s
 (`ADUAN_WORKER_SESSION_TIMEOUT`). No upstream issue.
 
 Verified against faust-streaming 0.15.3 and mode-streaming 0.7.1. Without it the worker is slower
-(docs/compatibility.md has the figure); nothing is lost.
+(docs/decisions/0016-consumer-on-the-worker-loop.md); nothing is lost.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """Patch (correctness): an input offset is committed only once its mention was processed.
 
-Upstream: faust-streaming's `Consumer` counts the offsets a fetch jumps over as a gap (as
-compaction leaves) and commits past it, and takes the committed offset for the last one processed.
-Records fetched before the seek at the end of a rebalance reached the agent after it, so a worker
-kept a partition committed at 156, got 163 first after the seek and committed 164: the posts at
-156-162 were never routed (traced in the two-worker fault test, `tests/integration/test_faults.py`).
-No upstream issue covers this exact race; faust-streaming #596 is the related recovery race
-(`recovery_flow.py`).
+Upstream: faust-streaming's `Consumer` counts the offsets a fetch jumps over as a gap (as compaction
+leaves) and commits past it, and takes the committed offset for the last one processed. Records
+fetched before the seek at the end of a rebalance reached the agent after it, so a worker could get
+a later record first and commit past it: the posts between its committed offset and that record were
+never routed (docs/decisions/0006-contiguous-commits.md). No upstream issue covers this exact race;
+faust-streaming #596 is the related recovery race (`recovery_flow.py`).
 
 Here a partition's commit moves only over an unbroken run of processed offsets starting at the
 committed one (`mentions.raw` has no gaps in normal use: no compaction, no transactions), also

@@ -9,7 +9,8 @@ sets the variable to each event in turn, in its own task's context only (the str
 public setter.
 
 Verified against faust-streaming 0.15.3. Without it every post of a batch would be remembered in
-the last post's partition and window, and a restarted worker would miss duplicates.
+the last post's partition and window, and a restarted worker would miss duplicates
+(docs/decisions/0010-route-a-batch-at-a-time.md).
 """
 
 from __future__ import annotations

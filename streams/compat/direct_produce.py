@@ -7,7 +7,8 @@ them on the same producer, which Faust flushes before it commits an input offset
 leaves nothing behind. No upstream issue.
 
 Verified against faust-streaming 0.15.3 and aiokafka 0.14.0. Without it the worker would have to
-send through Faust topics, slower by the figure in docs/compatibility.md.
+send through Faust topics, which is slower
+(docs/decisions/0011-hand-events-to-the-aiokafka-producer.md).
 """
 
 from __future__ import annotations

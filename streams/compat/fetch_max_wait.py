@@ -3,9 +3,9 @@
 Upstream: faust-streaming passes no `fetch_max_wait_ms` to aiokafka's consumer, so aiokafka's
 default (500 ms) or Faust's own (1.5 s) applies. aiokafka leaves out of a fetch the partitions
 whose records it still holds, so while the worker is busy a fetch carries only partitions where
-nothing arrives (Faust's assignor topic) and is held that long, and the worker sits idle: it
-stalled every few seconds at 1,000 posts/s and fell seconds behind. No upstream issue or setting
-exists for it.
+nothing arrives (Faust's assignor topic) and is held that long, and the worker sits idle and
+falls behind (docs/decisions/0015-fetch-max-wait-20-ms.md). No upstream issue or setting exists
+for it.
 
 Verified against faust-streaming 0.15.3 and aiokafka 0.14.0. Without it latency grows by up to
 the broker's hold time; nothing is lost.

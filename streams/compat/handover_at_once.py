@@ -11,8 +11,8 @@ The first step runs in the fetcher's task. On Python 3.11 nothing the hand-over 
 current task; from 3.12 `asyncio.wait_for` does (a timeout there would cancel the fetcher), so
 there Mode's way is kept.
 
-Verified against faust-streaming 0.15.3 and mode-streaming 0.7.1. Without it the worker is slower;
-nothing is lost.
+Verified against faust-streaming 0.15.3 and mode-streaming 0.7.1. Without it the worker is slower
+(docs/decisions/0017-hand-over-without-tasks.md); nothing is lost.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ clear; the seek's duplicates that follow are dropped by the consumer or routed a
 once, with the same `event_id`). A seek that times out stops the worker (exit 75) to restart, as
 resuming then would bring the race back and staying suspended would route nothing.
 
-Verified against faust-streaming 0.15.3. Without it a restarted worker lost 2 to 4 consecutive
-posts per partition in 8 of 28 runs of the SIGKILL fault test.
+Verified against faust-streaming 0.15.3. Without it a restarted worker can lose mentions for good
+(docs/decisions/0007-suspend-flow-control-during-recovery.md).
 """
 
 from __future__ import annotations

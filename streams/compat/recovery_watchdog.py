@@ -1,13 +1,13 @@
 """Patch (correctness): table recovery reads again a changelog partition silent for 30 s.
 
-Upstream: once, in a CI run of the two-worker fault test, the surviving worker's recovery of the
-two changelog partitions it had kept as a standby never received a record and waited forever;
-Faust only logs it, and the worker routed nothing. The cause is not known and no upstream issue
-names it. Seeking such a partition again to the last offset recovery applied costs nothing when it
-is merely slow: recovery ignores the records it already applied.
+Upstream: once, in a CI run of the two-worker fault test, the surviving worker's recovery of the two
+changelog partitions it had kept as a standby got no record for minutes while a third partition's
+records arrived; Faust only logs it, and the worker routed nothing. The cause is not known and no
+upstream issue names it. Seeking such a partition again to the last offset recovery applied costs
+nothing when it is merely slow: recovery ignores the records it already applied.
 
 Verified against faust-streaming 0.15.3. Without it such a stall would leave the worker routing
-nothing until someone restarts it.
+nothing until someone restarts it (docs/decisions/0008-recovery-watchdog.md).
 """
 
 from __future__ import annotations

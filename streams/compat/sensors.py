@@ -12,7 +12,7 @@ events of `take_events` without the sensor state it times an event by, so it sta
 upstream issue.
 
 Verified against faust-streaming 0.15.3 and prometheus-client 0.26.0. Without it the worker is
-slower by the figure in docs/compatibility.md.
+slower (docs/decisions/0022-sensors-counted-in-integers.md).
 """
 
 from __future__ import annotations

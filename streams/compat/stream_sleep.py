@@ -2,9 +2,10 @@
 
 Upstream: faust-streaming's Cython stream iterator (`faust._cython.streams`) sleeps 0 s before each
 event, so a stream took one event from its buffer per loop turn, and the loop turned little faster
-than posts came at 1,000/s: after any pause the buffer drained slowly, and the agent's batches began
-long after their oldest post. Here that sleep returns at once; the iterator still yields whenever
-it waits, for an empty buffer or for the agent to take a full batch. No upstream issue.
+than posts came: after any pause the buffer drained slowly, and the agent's batches began long after
+their oldest post (docs/decisions/0019-streams-take-every-waiting-event.md). Here that sleep returns
+at once; the iterator still yields whenever it waits, for an empty buffer or for the agent to take a
+full batch. No upstream issue.
 
 Verified against faust-streaming 0.15.3. Without it (or with `NO_CYTHON` set, where Faust's pure
 Python iterator runs and this logs a warning) latency after a pause grows; nothing is lost.

@@ -5,8 +5,9 @@ a Faust topic send of the changelog record. The agent writes the store itself an
 changelog record with the post's events; what makes a window expire is Faust's private
 `Collection._maybe_set_key_ttl`, called here as a write through the table would. No upstream issue.
 
-Verified against faust-streaming 0.15.3. Without it the worker is slower by the figure in
-docs/compatibility.md; without the expiry call old windows would never be forgotten.
+Verified against faust-streaming 0.15.3. Without it the worker is slower
+(docs/decisions/0020-dedup-store-written-directly.md); without the expiry call old windows would
+never be forgotten.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Upstream: a fetch hands a stream all that aiokafka holds of a partition; a stream buffer that full
 takes its partitions out of the set Faust fetches from, and Faust then waits up to 1 s for records
-of the others. That wait did not end when the buffer drained and the partitions came back: in a
-traced drain the worker sat idle for 0.2 to 0.5 s every 3 to 5 s. Here aiokafka's fetcher is told
-to look again (its waiters are private). Needs `consumer_on_loop`: the fetcher is not thread-safe,
-and only there does it run on the worker's loop. No upstream issue.
+of the others. That wait did not end when the buffer drained and the partitions came back, so the
+worker sat idle while input waited (docs/decisions/0018-wake-on-buffer-drop.md). Here aiokafka's
+fetcher is told to look again (its waiters are private). Needs `consumer_on_loop`: the fetcher is
+not thread-safe, and only there does it run on the worker's loop. No upstream issue.
 
 Verified against faust-streaming 0.15.3 and aiokafka 0.14.0. Without it the worker idles while
 input waits; nothing is lost.

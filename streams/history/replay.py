@@ -1,10 +1,11 @@
 """`aduan replay`: re-routes a time window of `mentions.raw` with a registry and policy of choice,
 into a JSON Lines file or shadow topics; never into the live topics.
 
-Routing a post costs about twice what reading it does, so each partition is replayed by a process
-of its own: the cores share the work evenly even when partitions outnumber them. Each process
-writes its partition's events to a file; the files are joined in partition order, so that
-replaying the same window always gives the same output.
+Routing a post costs more than reading it, so each partition is replayed by a process of its own:
+the cores share the work evenly even when partitions outnumber them
+(docs/decisions/0028-replay-without-a-consumer-group.md). Each process writes its partition's
+events to a file; the files are joined in partition order, so that replaying the same window
+always gives the same output.
 Duplicates are judged within the window only: a post id's copies share a partition (the post id
 is the message key), so each process sees all copies of its posts.
 """

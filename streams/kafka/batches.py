@@ -1,8 +1,8 @@
 """Records sent as aiokafka batches, one a topic partition, instead of one `send` a record.
 
 aiokafka's `send` makes a future and a queue check per record, and resolves each future when the
-broker answers: `bench/send_bench.py` measured 14.9-16.2 µs of CPU a record that way, 3.2-4.4 µs
-built into batches with `create_batch` and `send_batch` (README, Speed).
+broker answers; batches built with `create_batch` and sent with `send_batch` cost a fraction of
+that CPU a record (docs/decisions/0012-one-produce-batch-per-partition.md).
 """
 
 from __future__ import annotations

@@ -71,8 +71,8 @@ class RawSink:
 
 
 # `--rate` sleeps once it is this far ahead, so posts go out in steps of 10 ms: a sleep after
-# every post (1 ms at 1,000/s) nearly doubled the producer's CPU time, which the worker and
-# the broker need on a small machine.
+# every post costs the producer CPU time that the worker and the broker need on a small machine
+# (docs/decisions/0024-producer-compression-and-paced-steps.md).
 PACING_STEP = 0.01
 
 

@@ -11,13 +11,12 @@ from streams.compat.transport import App
 from streams.settings import SASL_MECHANISM, Settings
 
 # The most a produce batch holds for one partition; aiokafka's default is 16 kB. aiokafka sends
-# one batch a partition at a time, so with 16 kB (about 20 complaint events), when the worker still
-# sent one record at a time, the busiest agency's topic took a round trip to the broker per 20
-# events: in a traced drain of 100,000 posts the worker's sends waited 198 times, 4.4 s in all;
-# with 1 MB, 4 times, 0.03 s (bench/NOTES.md). The worker's own batches (`streams/batches.py`)
-# have this limit too. 1 MB is within the broker's default largest message (`message.max.bytes`,
-# 1,048,588 bytes); a broker or topic set lower refuses a full batch, and the worker stops at
-# every refused batch, so it needs this lower too.
+# one batch a partition at a time, so with 16 kB (about 20 complaint events) the busiest agency's
+# topic waited a round trip to the broker per 20 events
+# (docs/decisions/0013-produce-batches-of-1-mb.md). The worker's own batches
+# (`streams/kafka/batches.py`) have this limit too. 1 MB is within the broker's default largest
+# message (`message.max.bytes`, 1,048,588 bytes); a broker or topic set lower refuses a full
+# batch, and the worker stops at every refused batch, so it needs this lower too.
 PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
@@ -37,16 +36,16 @@ def create_app(settings: Settings) -> faust.App:
         web_host="localhost",
         producer_acks=-1,
         # The agent sends a batch's events and the dedup table's changelog records in one
-        # event-loop turn, so 1 ms should let them share produce requests (the worker sent no
-        # more of them than with 5 ms, counted in one run each, when the changelog still followed
-        # within a few turns); 5 ms held every event up to 4 ms longer (bench/NOTES.md).
+        # event-loop turn, so a short linger lets them share produce requests without holding
+        # events up (docs/decisions/0014-producer-linger-1-ms.md).
         producer_linger=0.001,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replicas,
         consumer_auto_offset_reset="earliest",
         # Faust waits 60 s for a crashed worker's session to expire before its partitions move
-        # to a restarted or surviving worker; ours is shorter, so recovery is quicker.
+        # to a restarted or surviving worker; ours is shorter, so recovery is quicker
+        # (docs/decisions/0009-short-session-timeout.md).
         broker_session_timeout=settings.worker_session_timeout,
         broker_heartbeat_interval=settings.worker_session_timeout / 3,
         autodiscover=False,

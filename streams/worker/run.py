@@ -56,9 +56,8 @@ def run_worker(settings: Settings) -> None:
 
     app.task(follow_registry)
 
-    # A full collection of the worker's long-lived objects took 60-76 ms every 10 s or so, and
-    # the slowest events came right after one. Collecting young objects every 50,000 allocations
-    # instead of 700 makes full collections rarer; the benchmark's p99 fell in 8 of 10 paired runs.
+    # Rarer full collections: the slowest events came right after one
+    # (docs/decisions/0023-rarer-garbage-collections.md).
     gc.set_threshold(50_000, 10, 10)
     take_waiting_events_at_once()
     faust.Worker(app, loglevel="info").execute_from_commandline()
