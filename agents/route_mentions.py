@@ -23,7 +23,7 @@ from agents.core.registry import Registry
 from agents.core.route import Emit, Router, SeenPosts
 from agents.core.verify import VerificationPolicy
 from agents.route_metrics import RoutingMetrics
-from schemas.events import Source
+from schemas.events import Source, source_of
 from schemas.topics import COMPLAINT_TOPIC_PREFIX
 from streams.compat import table_store
 from streams.compat.current_event import set_current_event
@@ -173,7 +173,7 @@ class Changelog(Protocol):
     def take_changelog(self) -> list[tuple[int, bytes, bytes | None]]: ...
 
 
-def install(
+def add_route_mentions(
     app: faust.App, routing: Routing, raw_topic: str, changelog: Changelog
 ) -> faust.types.AgentT[Any]:
     """Register the `route_mentions` agent on `app`; it also sends `changelog`'s records."""
@@ -186,7 +186,7 @@ def install(
         """Route a post and add its events to `batches`, its timestamp to `posted` once a
         complaint."""
         message = event.message
-        emits = routing.router.route_message(message.value or b"", _source(message))
+        emits = routing.router.route_message(message.value or b"", source_of(message))
         for topic, key, value in emits:
             await batches.add(topic, None if key is None else key.encode(), orjson.dumps(value))
             if topic.startswith(COMPLAINT_TOPIC_PREFIX):
@@ -230,16 +230,11 @@ def install(
             except Exception as error:
                 _stop_before_commit(
                     f"routing or sending a batch of {len(events)} posts failed: {error!r}",
-                    _source(events[0].message),
+                    source_of(events[0].message),
                 )
             sent.add_done_callback(partial(_observe_latency, metrics, posted))
 
     return route_mentions
-
-
-def _source(message: faust.types.Message) -> Source:
-    """Where a message was read: what dead letters and stop messages name."""
-    return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
 
 
 def _observe_latency(

@@ -46,6 +46,7 @@ from agents.core.registry import Registry, load_registry
 from agents.core.route import Router
 from agents.core.split import split_line
 from agents.core.verify import VerificationPolicy
+from schemas.events import source_of
 from schemas.topics import RAW_TOPIC
 from streams.kafka.admin import create_topics, topic_specs
 from streams.kafka.batches import Batches
@@ -195,12 +196,8 @@ async def bare_loop(
             batches = Batches(producer)  # as the worker sends
             for records in fetched.values():
                 for record in records:
-                    where = {
-                        "topic": record.topic,
-                        "partition": record.partition,
-                        "offset": record.offset,
-                    }
-                    for topic, key, event in router.route_line(record.value, source=where):  # type: ignore[arg-type]
+                    where = source_of(record)
+                    for topic, key, event in router.route_line(record.value, source=where):
                         await batches.add(
                             prefix + topic,
                             None if key is None else key.encode(),

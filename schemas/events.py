@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, Protocol, TypedDict
 
 # Bumped on any change a consumer could notice; consumers read it to pick a parser.
 SCHEMA_VERSION = 1
@@ -54,6 +54,21 @@ class Source(TypedDict):
     topic: str
     partition: int
     offset: int
+
+
+class Located(Protocol):
+    """A Kafka record of any client (Faust, aiokafka, kafka-python): it knows where it was read."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+
+def source_of(record: Located) -> Source:
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
 
 
 class DeadLetter(TypedDict):

@@ -85,28 +85,6 @@ class Settings:
             "to the agency registry's path (the checkout's deploy/agencies.yaml, or your own)"
         )
 
-    @property
-    def kafka_user(self) -> str:
-        """Who Kafka sees, for messages: the login's user, or nobody in particular."""
-        return self.kafka_username or "this anonymous user"
-
-    @property
-    def kafka_login(self) -> dict[str, str]:
-        """Options that make a kafka-python or aiokafka client log in; none without a user."""
-        if not self.kafka_username:
-            return {}
-        return {
-            "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": SASL_MECHANISM,
-            "sasl_plain_username": self.kafka_username,
-            "sasl_plain_password": self.kafka_password,
-        }
-
-    @property
-    def broker_url(self) -> str:
-        """The broker list in Faust's form: `kafka://host1:9092;host2:9092`."""
-        return "kafka://" + ";".join(self.bootstrap_servers)
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

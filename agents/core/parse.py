@@ -53,7 +53,7 @@ def parse_line(raw: bytes) -> list[Post | Malformed]:
 
 def _parse_v2(document: dict[str, Any], raw: bytes) -> list[Post | Malformed]:
     """Each post of a page is judged on its own: one bad post does not sink the others."""
-    users = _v2_users(document.get("includes"))
+    users = v2_users(document.get("includes"))
     data = document["data"]
     if type(data) is dict:
         return [_v2_post(data, users, "data")]
@@ -71,7 +71,7 @@ def _parse_v2(document: dict[str, Any], raw: bytes) -> list[Post | Malformed]:
     return posts
 
 
-def _v2_users(includes: Any) -> dict[str, dict[str, Any]]:
+def v2_users(includes: Any) -> dict[str, dict[str, Any]]:
     """The page's user objects by id: posts name their author only by `author_id`."""
     if includes is None:
         return {}

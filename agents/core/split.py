@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from agents.core.parse import PostError, v2_users
+
 
 def split_line(raw: bytes) -> list[tuple[bytes | None, bytes]]:
     """(key, value) messages for one input line.
@@ -25,14 +27,15 @@ def split_line(raw: bytes) -> list[tuple[bytes | None, bytes]]:
     if type(data) is dict:
         return [(_key(data.get("id")), raw)]
     if type(data) is list:
-        users = _users(document.get("includes"))
-        if users is None:
+        try:
+            users = v2_users(document.get("includes"))
+        except PostError:
             return [(None, raw)]  # a broken `includes` spoils the whole page, as in the router
         return [_page_post(post, users) for post in data]
     return [(_key(document.get("id_str") or document.get("id")), raw)]
 
 
-def _page_post(post: Any, users: dict[str, Any]) -> tuple[bytes | None, bytes]:
+def _page_post(post: Any, users: dict[str, dict[str, Any]]) -> tuple[bytes | None, bytes]:
     if type(post) is not dict:
         return None, orjson.dumps({"data": post})
     named = {post.get("author_id"), post.get("in_reply_to_user_id")}
@@ -42,20 +45,6 @@ def _page_post(post: Any, users: dict[str, Any]) -> tuple[bytes | None, bytes]:
     included = [user for user_id, user in users.items() if user_id in named]
     message = {"data": post, "includes": {"users": included}}
     return _key(post.get("id")), orjson.dumps(message)
-
-
-def _users(includes: Any) -> dict[str, Any] | None:
-    """The page's users by id; None when `includes` is not of the X API's shape."""
-    if includes is None:
-        return {}
-    if type(includes) is not dict:
-        return None
-    users = includes.get("users")
-    if users is None:
-        return {}
-    if type(users) is not list:
-        return None
-    return {u["id"]: u for u in users if type(u) is dict and type(u.get("id")) is str}
 
 
 def _key(post_id: Any) -> bytes | None:

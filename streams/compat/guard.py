@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from importlib import metadata
 
-from agents.core.errors import AduanError
+from streams.errors import UnverifiedVersionError
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +21,6 @@ VERIFIED: dict[str, tuple[str, ...]] = {
 }
 """Each package the patches reach into, and the versions every patch was verified against (the
 unit suite's shape tests and the integration suite passed on them)."""
-
-
-class UnverifiedVersionError(AduanError):
-    """An installed dependency is not a version the patches were verified against."""
 
 
 def unverified(installed: dict[str, str | None] | None = None) -> dict[str, str | None]:

@@ -14,7 +14,8 @@ from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailed
 
 from agents.core.errors import AduanError
 from schemas.topics import complaint_topic
-from streams.kafka.admin import hidden_hint, kafka_consumer
+from streams.errors import BrokerError
+from streams.kafka.connection import Connection, hidden_hint, kafka_consumer
 from streams.settings import Settings
 
 _REMEMBERED_EVENT_IDS = 100_000
@@ -91,8 +92,8 @@ def subscribe(
     group_id = group or agency_group(agency)
     consumer = kafka_consumer(
         settings,
+        f"aduan-subscribe-{agency}",
         group_id=group_id,
-        client_id=f"aduan-subscribe-{agency}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
@@ -114,11 +115,11 @@ def subscribe(
     try:
         return _copy(consumer, sink, max_events, idle_timeout)
     except (TopicAuthorizationFailedError, GroupAuthorizationFailedError) as exc:
-        raise AduanError(
-            f"Kafka refused {settings.kafka_user} access to "
+        raise BrokerError(
+            f"Kafka refused {Connection.of(settings).user} access to "
             f"{topic} or group {group_id}: {exc.__class__.__name__}; an operator grants it with "
             f"aduan agencies grant --agency {agency}"
-        ) from None
+        ) from exc
     finally:
         consumer.close()
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from schemas.topics import COMPLAINT_TOPIC_PREFIX, REJECTED_TOPIC, UNROUTED
 
-Routing = frozenset[str]
+Reached = frozenset[str]
+"""The agencies a post reached as a complaint (`unrouted` included); empty when rejected."""
 
 
-def routings(events: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Routing]:
+def routings(events: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Reached]:
     """Each post's routing, from (topic, event) pairs; dead letters have no post and are left
     out."""
     found: dict[str, set[str]] = {}
@@ -50,7 +51,7 @@ class RoutingDiff:
     moves: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
-def compare(live: Mapping[str, Routing], replayed: Mapping[str, Routing]) -> RoutingDiff:
+def compare(live: Mapping[str, Reached], replayed: Mapping[str, Reached]) -> RoutingDiff:
     """The diff over the replayed posts."""
     diff = RoutingDiff()
 

@@ -33,7 +33,7 @@ from agents.core.registry import Registry
 from agents.core.route import Router
 from agents.core.verify import VerificationPolicy
 from schemas.codec import encode_routed_line
-from schemas.events import Source
+from schemas.events import source_of
 from schemas.topics import (
     DEAD_LETTER_TOPIC,
     LIVE_PREFIXES,
@@ -41,10 +41,11 @@ from schemas.topics import (
     UNROUTED_TOPIC,
     complaint_topic,
 )
+from streams.errors import BrokerError
 from streams.history import diff as routing_diff
 from streams.history.window import Span, Window, find_spans, read_spans
-from streams.kafka.admin import BrokerError, TopicSpec, complaint_topics, ensure_topics
-from streams.producer.sink import kafka_producer
+from streams.kafka.admin import TopicSpec, complaint_topics, ensure_topics
+from streams.kafka.connection import kafka_producer
 from streams.settings import Settings
 
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
@@ -181,18 +182,14 @@ def part_file(parts: Path, span: Span) -> Path:
 async def _replay_span(job: Job, span: Span, index: int, positions: Any) -> None:
     router = Router(job.registry, job.policy, seen=set())
     counts: Counter[str] = Counter()
-    producer = None if job.prefix is None else kafka_producer(job.settings)
+    producer = None if job.prefix is None else kafka_producer(job.settings, "aduan-replay")
     failures: list[BaseException] = []
     try:
         with part_file(job.parts, span).open("wb") as part:
             async for chunk in read_spans(job.settings, [span], job.window):
                 lines = []
                 for record in chunk.records:
-                    source: Source = {
-                        "topic": record.topic,
-                        "partition": record.partition,
-                        "offset": record.offset,
-                    }
+                    source = source_of(record)
                     for topic, key, event in router.route_message(record.value or b"", source):
                         counts[topic] += 1
                         lines.append(encode_routed_line(topic, key, event))
@@ -239,7 +236,7 @@ def replayed_events(parts: Path, spans: Sequence[Span]) -> Iterator[tuple[str, A
 
 def live_routings(
     settings: Settings, window: Window, wanted: Collection[str]
-) -> dict[str, routing_diff.Routing]:
+) -> dict[str, routing_diff.Reached]:
     """How the live pipeline routed the posts of `wanted`: its complaints and rejections from
     `window.since` up to now (live events come after their posts)."""
     topics = [REJECTED_TOPIC, *complaint_topics(settings)]

@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as AioPartition
-from aiokafka.errors import KafkaError as AIOKafkaError
 from kafka import TopicPartition
-from kafka.errors import KafkaError
 
 from agents.core.errors import ConfigError
-from streams.kafka.admin import BrokerError, hidden_hint, kafka_consumer
+from streams.errors import BrokerError
+from streams.kafka.connection import (
+    CLIENT_ERRORS,
+    aiokafka_consumer,
+    broker_error,
+    hidden_hint,
+    kafka_consumer,
+)
 from streams.settings import Settings
 
 
@@ -76,7 +80,7 @@ class Chunk:
 
 def find_spans(settings: Settings, topics: Sequence[str], window: Window) -> list[Span]:
     """Each partition's offsets of `window`, by Kafka's time index (offsets_for_times)."""
-    consumer = kafka_consumer(settings, enable_auto_commit=False, client_id="aduan-history")
+    consumer = kafka_consumer(settings, "aduan-history", enable_auto_commit=False)
     try:
         partitions: list[TopicPartition] = []
         for topic in topics:
@@ -91,8 +95,8 @@ def find_spans(settings: Settings, topics: Sequence[str], window: Window) -> lis
         starts = _offsets_at(consumer, partitions, window.since_ms, ends)
         until = window.until_ms
         stops = ends if until is None else _offsets_at(consumer, partitions, until, ends)
-    except KafkaError as exc:
-        raise BrokerError(f"finding the offsets of {', '.join(topics)} failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, f"finding the offsets of {', '.join(topics)}") from exc
     finally:
         consumer.close()
     return [Span(tp.topic, tp.partition, starts[tp], stops[tp]) for tp in partitions]
@@ -113,13 +117,12 @@ async def read_spans(
     remaining = {AioPartition(s.topic, s.partition): s for s in spans if s.size > 0}
     if not remaining:
         return
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=list(settings.bootstrap_servers),
-        client_id="aduan-history",
+    consumer = aiokafka_consumer(
+        settings,
+        "aduan-history",
         enable_auto_commit=False,
         group_id=None,
         max_partition_fetch_bytes=4 * 1024 * 1024,
-        **settings.kafka_login,
     )
     try:
         await consumer.start()
@@ -138,7 +141,7 @@ async def read_spans(
                 if await consumer.position(tp) >= span.end:
                     consumer.pause(tp)
                     del remaining[tp]
-    except AIOKafkaError as exc:
-        raise BrokerError(f"reading {spans[0].topic} failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, f"reading {spans[0].topic}") from exc
     finally:
         await consumer.stop()

@@ -37,7 +37,7 @@ from schemas.topics import (
     complaint_topic,
 )
 from streams.delivery.subscriber import agency_group
-from streams.kafka.admin import BrokerError, admin_client
+from streams.kafka.connection import CLIENT_ERRORS, broker_error, kafka_admin
 from streams.settings import SERVICES, Settings
 
 _ITERATIONS = 8192  # Kafka's default for SCRAM-SHA-512 is 4096; more is slower to brute-force
@@ -130,7 +130,7 @@ def _grant(settings: Settings, user: str, wanted: Wanted, password_file: Path) -
         ACL(f"User:{user}", "*", operation, ACLPermissionType.ALLOW, resource)
         for operation, resource in wanted
     ]
-    admin = admin_client(settings)
+    admin = kafka_admin(settings)
     try:
         login = UserScramCredentialUpsertion(
             user, ScramMechanism.SCRAM_SHA_512, password, _ITERATIONS
@@ -139,11 +139,13 @@ def _grant(settings: Settings, user: str, wanted: Wanted, password_file: Path) -
         failed = admin.create_acls(rights)["failed"]
         if failed:
             raise KafkaError(f"ACLs refused: {failed}")
-    except KafkaError as exc:
-        raise BrokerError(
-            f"granting access to {user} failed: {exc}; is ADUAN_KAFKA_USERNAME a user allowed "
-            "to alter ACLs and credentials (the broker's admin)?"
-        ) from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(
+            exc,
+            f"granting access to {user}",
+            "; is ADUAN_KAFKA_USERNAME a user allowed to alter ACLs and credentials (the "
+            "broker's admin)?",
+        ) from exc
     finally:
         admin.close()
     return made
@@ -151,7 +153,7 @@ def _grant(settings: Settings, user: str, wanted: Wanted, password_file: Path) -
 
 def revoke(settings: Settings, user: str) -> None:
     """Remove every right of `user` (an agency's or a service's) and its login."""
-    admin = admin_client(settings)
+    admin = kafka_admin(settings)
     try:
         admin.delete_acls(
             [
@@ -166,8 +168,8 @@ def revoke(settings: Settings, user: str) -> None:
         )
         deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
         _check(admin.alter_user_scram_credentials([deletion]))
-    except KafkaError as exc:
-        raise BrokerError(f"revoking the access of {user} failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, f"revoking the access of {user}") from exc
     finally:
         admin.close()
 

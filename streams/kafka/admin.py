@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka import TopicPartition
 
-from agents.core.errors import AduanError
 from agents.core.registry import Registry
 from schemas.topics import (
     CHECKPOINT_TOPIC,
@@ -20,14 +18,18 @@ from schemas.topics import (
     UNROUTED_TOPIC,
     complaint_topic,
 )
+from streams.errors import BrokerError
+from streams.kafka.connection import (
+    CLIENT_ERRORS,
+    Connection,
+    broker_error,
+    kafka_admin,
+    kafka_consumer,
+)
 from streams.settings import Settings
 
 _TOPIC_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS error code
 _NOT_AUTHORIZED = 29  # TOPIC_AUTHORIZATION_FAILED
-
-
-class BrokerError(AduanError):
-    """The Kafka cluster could not be reached or refused a request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,40 +58,10 @@ _COMPACTED = {"cleanup.policy": "compact"}
 """Only the latest value of a key matters."""
 
 
-def unreachable(settings: Settings, exc: Exception) -> BrokerError:
-    login = ""
-    if settings.kafka_username:
-        login = (
-            f", or it refused the login of ADUAN_KAFKA_USERNAME={settings.kafka_username} "
-            "(check ADUAN_KAFKA_PASSWORD or ADUAN_KAFKA_PASSWORD_FILE)"
-        )
-    return BrokerError(
-        f"cannot reach Kafka at {','.join(settings.bootstrap_servers)} ({exc}){login}; start it "
-        "with deploy/kafka/broker.sh start, or set ADUAN_BROKER"
-    )
-
-
-def hidden_hint(settings: Settings) -> str:
-    """For a topic that seems missing: a secured cluster hides the topics a user may not read."""
-    if not settings.kafka_username:
-        return ""
-    return f", or ADUAN_KAFKA_USERNAME={settings.kafka_username} may not read it"
-
-
-def kafka_consumer(settings: Settings, **options: Any) -> KafkaConsumer:
-    """A kafka-python consumer, or a `BrokerError` that says how to reach the cluster."""
-    try:
-        return KafkaConsumer(
-            bootstrap_servers=list(settings.bootstrap_servers), **settings.kafka_login, **options
-        )
-    except KafkaError as exc:
-        raise unreachable(settings, exc) from None
-
-
 def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, int]]:
     """Every record of `topic` up to its current end, read without a consumer group, and the end
     offset of each partition."""
-    consumer = kafka_consumer(settings, enable_auto_commit=False)
+    consumer = kafka_consumer(settings, "aduan-read-to-end", enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:  # missing, or hidden from a user who may not read it
@@ -102,8 +74,8 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
             for batch in consumer.poll(timeout_ms=1000).values():
                 records += batch
         return records, {tp.partition: end for tp, end in ends.items()}
-    except KafkaError as exc:
-        raise BrokerError(f"reading {topic} failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, f"reading {topic}") from exc
     finally:
         consumer.close()
 
@@ -111,24 +83,13 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
 def complaint_topics(settings: Settings) -> list[str]:
     """Every `complaints.*` topic on the cluster, unrouted included, sorted: also those of
     agencies the registry in force no longer lists."""
-    consumer = kafka_consumer(settings, client_id="aduan-topics")
+    consumer = kafka_consumer(settings, "aduan-topics")
     try:
         return sorted(t for t in consumer.topics() if t.startswith(COMPLAINT_TOPIC_PREFIX))
-    except KafkaError as exc:
-        raise BrokerError(f"listing the topics failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, "listing the topics") from exc
     finally:
         consumer.close()
-
-
-def admin_client(settings: Settings) -> KafkaAdminClient:
-    try:
-        return KafkaAdminClient(
-            bootstrap_servers=list(settings.bootstrap_servers),
-            client_id="aduan-admin",
-            **settings.kafka_login,
-        )
-    except KafkaError as exc:
-        raise unreachable(settings, exc) from None
 
 
 def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
@@ -142,7 +103,7 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]
     created now. Only missing topics are asked for: on a secured cluster the worker may not
     create topics at all, and needs none created when they exist."""
     created = {spec.name: False for spec in specs}
-    admin = admin_client(settings)
+    admin = kafka_admin(settings)
     try:
         existing = set(admin.list_topics())
         missing = {
@@ -161,8 +122,8 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]
             _check_created(settings, topic)
             created[topic["name"]] = topic["error_code"] == 0
         admin.wait_for_topics([name for name, new in created.items() if new])
-    except KafkaError as exc:
-        raise BrokerError(f"creating topics failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, "creating topics") from exc
     finally:
         admin.close()
     return created
@@ -172,8 +133,8 @@ def _check_created(settings: Settings, topic: dict[str, Any]) -> None:
     code = topic["error_code"]
     if code == _NOT_AUTHORIZED:
         raise BrokerError(
-            f"{settings.kafka_user} may not create topic {topic['name']}; create the topics "
-            "first with `aduan topics create` as a user who may (the broker's admin)"
+            f"{Connection.of(settings).user} may not create topic {topic['name']}; create the "
+            "topics first with `aduan topics create` as a user who may (the broker's admin)"
         )
     if code not in (0, _TOPIC_EXISTS):
         raise BrokerError(f"creating topic {topic['name']} failed: {topic['error_message']}")
@@ -219,11 +180,11 @@ class PartitionMismatch:
 
 def partition_mismatches(settings: Settings, specs: list[TopicSpec]) -> list[PartitionMismatch]:
     """The topics of `specs` that exist with another number of partitions than asked for."""
-    admin = admin_client(settings)
+    admin = kafka_admin(settings)
     try:
         described = admin.describe_topics([spec.name for spec in specs])
-    except KafkaError as exc:
-        raise BrokerError(f"describing topics failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, "describing topics") from exc
     finally:
         admin.close()
     counts = {
@@ -240,7 +201,7 @@ def partition_mismatches(settings: Settings, specs: list[TopicSpec]) -> list[Par
 
 def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
     """Messages on each topic now (end offset minus start offset, summed over partitions)."""
-    consumer = kafka_consumer(settings, client_id="aduan-count")
+    consumer = kafka_consumer(settings, "aduan-count")
     try:
         partitions = [
             TopicPartition(topic, partition)
@@ -249,8 +210,8 @@ def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
         ]
         ends = consumer.end_offsets(partitions)
         starts = consumer.beginning_offsets(partitions)
-    except KafkaError as exc:
-        raise BrokerError(f"counting messages failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, "counting messages") from exc
     finally:
         consumer.close()
     counts = dict.fromkeys(topics, 0)

@@ -16,14 +16,22 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import kafka
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from kafka.errors import KafkaError, TopicAuthorizationFailedError
+from aiokafka import TopicPartition
+from kafka.errors import TopicAuthorizationFailedError
 
 from agents.core.errors import RegistryError
 from agents.core.registry import Registry, parse_registry, read_registry
 from schemas.topics import REGISTRY_TOPIC
-from streams.kafka.admin import BrokerError, create_topics, kafka_consumer, read_to_end
-from streams.producer.sink import kafka_producer
+from streams.errors import BrokerError
+from streams.kafka.admin import create_topics, read_to_end
+from streams.kafka.connection import (
+    CLIENT_ERRORS,
+    Connection,
+    aiokafka_consumer,
+    broker_error,
+    kafka_consumer,
+    kafka_producer,
+)
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,11 +44,11 @@ def publish(settings: Settings, path: Path) -> Registry:
     # The text validated is the text published, even if the file changes meanwhile.
     registry, text = read_registry(path)
     create_topics(settings, registry)
-    producer = kafka_producer(settings)
+    producer = kafka_producer(settings, "aduan-registry-publisher")
     try:
         producer.send(REGISTRY_TOPIC, key=_KEY, value=text.encode()).get(timeout=30)
-    except KafkaError as exc:
-        raise BrokerError(f"publishing the registry failed: {exc}") from None
+    except CLIENT_ERRORS as exc:
+        raise broker_error(exc, "publishing the registry") from exc
     finally:
         producer.close()
     return registry
@@ -60,11 +68,7 @@ async def follow(
     settings: Settings, offset: int, apply: Callable[[Registry], Awaitable[None]]
 ) -> None:
     """Call `apply` with every valid registry published from `offset` on; runs until cancelled."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=",".join(settings.bootstrap_servers),
-        enable_auto_commit=False,
-        **settings.kafka_login,
-    )
+    consumer = aiokafka_consumer(settings, "aduan-registry-follower", enable_auto_commit=False)
     partition = TopicPartition(REGISTRY_TOPIC, 0)
     await consumer.start()
     try:
@@ -92,11 +96,11 @@ class RegistryFollower:
     """Published registry versions from `offset` on, for the synchronous producer."""
 
     def __init__(self, settings: Settings, offset: int) -> None:
-        self.user = settings.kafka_user
+        self.user = Connection.of(settings).user
         # A missing topic must not come back made with the broker's defaults: not compacted.
         self.consumer = kafka_consumer(
             settings,
-            client_id="aduan-registry-follower",
+            "aduan-registry-follower",
             enable_auto_commit=False,
             allow_auto_create_topics=False,
         )
@@ -111,13 +115,13 @@ class RegistryFollower:
         while (left := deadline - time.monotonic()) > 0:
             try:
                 batches = self.consumer.poll(timeout_ms=max(1, int(left * 1000)))
-            except TopicAuthorizationFailedError:
+            except TopicAuthorizationFailedError as exc:
                 raise BrokerError(
                     f"{self.user} may not read {REGISTRY_TOPIC}, which the X producer follows; "
                     "give it the right with `aduan services grant producer` (as admin)"
-                ) from None
-            except KafkaError as exc:
-                raise BrokerError(f"following {REGISTRY_TOPIC} failed: {exc}") from None
+                ) from exc
+            except CLIENT_ERRORS as exc:
+                raise broker_error(exc, f"following {REGISTRY_TOPIC}") from exc
             for records in batches.values():
                 for record in records:
                     newest = _parse(record.value, record.offset) or newest

@@ -13,12 +13,17 @@ import tweepy
 from agents.core.errors import ConfigError
 from agents.core.registry import Registry
 from streams.compat.kafka_connected import broker_connected
+from streams.kafka.connection import Connection, kafka_producer
 from streams.kafka.registry_topic import RegistryFollower, registry_in_force
-from streams.producer.metrics import ProducerMetrics, new_registry, serve
-from streams.producer.sink import RawSink, kafka_producer, produce_lines
+from streams.metrics_registry import new_registry
+from streams.producer.http import serve
+from streams.producer.metrics import ProducerMetrics
+from streams.producer.sink import RawSink, produce_lines
 from streams.settings import Settings
+from streams.x.api import count_responses
 from streams.x.checkpoints import KafkaCheckpoints
-from streams.x.source import MentionStream, count_responses, poll_forever, run_stream
+from streams.x.poll import poll_forever
+from streams.x.stream import MentionStream, run_stream
 
 SourceKind = Literal["file", "synthetic", "x-stream", "x-poll"]
 
@@ -44,7 +49,7 @@ def run_producer(
     server = serve(
         settings.producer_web_port, metrics.registry, partial(broker_connected, producer)
     )
-    sink = RawSink(producer, metrics, settings.kafka_user)
+    sink = RawSink(producer, metrics, Connection.of(settings).user)
     try:
         if kind in ("x-stream", "x-poll"):
             _from_x(kind, settings, registry, sink)

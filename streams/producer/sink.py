@@ -6,30 +6,12 @@ import time
 from collections.abc import Iterable
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, TopicAuthorizationFailedError
+from kafka.errors import TopicAuthorizationFailedError
 
 from agents.core.split import split_line
 from schemas.topics import RAW_TOPIC
-from streams.kafka.admin import BrokerError, unreachable
+from streams.errors import BrokerError
 from streams.producer.metrics import ProducerMetrics
-from streams.settings import Settings
-
-
-def kafka_producer(settings: Settings) -> KafkaProducer:
-    """acks=all with idempotence: a post the broker acknowledged is on every in-sync replica,
-    and a retried send is not written twice."""
-    try:
-        return KafkaProducer(
-            bootstrap_servers=list(settings.bootstrap_servers),
-            client_id="aduan-producer",
-            acks="all",
-            enable_idempotence=True,
-            compression_type="gzip",
-            linger_ms=5,
-            **settings.kafka_login,
-        )
-    except KafkaError as exc:
-        raise unreachable(settings, exc) from None
 
 
 class RawSink:
@@ -38,7 +20,7 @@ class RawSink:
     def __init__(self, producer: KafkaProducer, metrics: ProducerMetrics, user: str) -> None:
         self.producer = producer
         self.metrics = metrics
-        self.user = user  # who Kafka sees, for messages (`Settings.kafka_user`)
+        self.user = user  # who Kafka sees, for messages (`Connection.user`)
         self.sent = 0
         self.failures: list[BaseException] = []
 

@@ -8,6 +8,7 @@ import faust
 from schemas.topics import APP_ID
 from streams.compat.tables import SafeTableManager
 from streams.compat.transport import App
+from streams.kafka.connection import Connection
 from streams.settings import SASL_MECHANISM, Settings
 
 # The most a produce batch holds for one partition; aiokafka's default is 16 kB. aiokafka sends
@@ -21,16 +22,15 @@ PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings) -> faust.App:
+    connection = Connection.of(settings)
     credentials = None
-    if settings.kafka_username:
+    if connection.username:
         credentials = faust.SASLCredentials(
-            username=settings.kafka_username,
-            password=settings.kafka_password,
-            mechanism=SASL_MECHANISM,
+            username=connection.username, password=connection.password, mechanism=SASL_MECHANISM
         )
     return App(
         APP_ID,
-        broker=settings.broker_url,
+        broker=connection.faust_broker,
         datadir=str(settings.worker_dir),
         web_port=settings.web_port,
         web_host="localhost",

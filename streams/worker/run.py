@@ -8,14 +8,14 @@ import gc
 import faust
 
 from agents.core.registry import Registry, load_registry
-from agents.route_mentions import DecidedPosts, Routing, install
+from agents.route_mentions import DecidedPosts, Routing, add_route_mentions
 from agents.route_metrics import RoutingMetrics
 from schemas.topics import RAW_TOPIC
 from streams.compat.guard import check_versions
 from streams.compat.stream_sleep import take_waiting_events_at_once
 from streams.kafka import registry_topic as registry_sync
 from streams.kafka.admin import ensure_topics, routing_specs
-from streams.producer.metrics import new_registry
+from streams.metrics_registry import new_registry
 from streams.settings import Settings
 from streams.worker import web as worker_web
 from streams.worker.app import create_app
@@ -42,10 +42,10 @@ def run_worker(settings: Settings) -> None:
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     metrics = new_registry()
-    worker_web.install(app, metrics, RAW_TOPIC)
+    worker_web.add_endpoints(app, metrics, RAW_TOPIC)
     seen = DecidedPosts(app, settings.dedup_days)
     routing = Routing(settings.policy, seen, registry, RoutingMetrics(metrics))
-    install(app, routing, RAW_TOPIC, seen)
+    add_route_mentions(app, routing, RAW_TOPIC, seen)
 
     async def apply(new: Registry) -> None:
         await asyncio.get_running_loop().run_in_executor(None, ensure_routing_topics, settings, new)

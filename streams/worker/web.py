@@ -39,7 +39,8 @@ class ConsumerLag(Collector):
         yield lag
 
 
-def install(app: faust.App, registry: CollectorRegistry, raw_topic: str) -> None:
+def add_endpoints(app: faust.App, registry: CollectorRegistry, raw_topic: str) -> None:
+    """`/metrics`, `/healthz` and `/readyz` on the worker's web port."""
     registry.register(ConsumerLag(app, raw_topic))
     app.monitor = faust_sensors(registry)
 

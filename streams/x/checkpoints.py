@@ -4,10 +4,10 @@ poller (on any machine) goes on where the last one stopped."""
 from __future__ import annotations
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
 
 from schemas.topics import CHECKPOINT_TOPIC
-from streams.kafka.admin import BrokerError, read_to_end
+from streams.kafka.admin import read_to_end
+from streams.kafka.connection import CLIENT_ERRORS, broker_error
 from streams.producer.metrics import ProducerMetrics
 from streams.settings import Settings
 
@@ -29,10 +29,8 @@ class KafkaCheckpoints:
             self.producer.send(
                 CHECKPOINT_TOPIC, key=account_id.encode(), value=since_id.encode()
             ).get(timeout=30)
-        except KafkaError as exc:
-            raise BrokerError(
-                f"storing the checkpoint of account {account_id} failed: {exc}"
-            ) from None
+        except CLIENT_ERRORS as exc:
+            raise broker_error(exc, f"storing the checkpoint of account {account_id}") from exc
         self.since[account_id] = since_id
         self.metrics.checkpoint_time.labels(account_id).set_to_current_time()
 

@@ -21,7 +21,7 @@ from streams.kafka.registry_topic import publish
 from streams.settings import Settings
 from tests.integration.conftest import ROOT
 from tests.integration.test_pipeline import aduan, read_topics
-from tests.unit.streams.x.test_source import (
+from tests.unit.streams.x.payloads import (
     API,
     KEJATI,
     NEW_AGENCY,

@@ -20,13 +20,14 @@ from agents.core.registry import load_registry
 from schemas.topics import RAW_TOPIC
 from streams.cli import main
 from streams.kafka.admin import count_messages, create_topics, read_to_end
+from streams.kafka.connection import Connection, kafka_producer
 from streams.producer.metrics import ProducerMetrics
-from streams.producer.sink import RawSink, kafka_producer
+from streams.producer.sink import RawSink
 from streams.settings import Settings
 from streams.x.checkpoints import KafkaCheckpoints
-from streams.x.source import poll_once
+from streams.x.poll import poll_once
 from tests.integration.conftest import ROOT
-from tests.unit.streams.x.test_source import (
+from tests.unit.streams.x.payloads import (
     API,
     KEJATI,
     mentions_page,
@@ -41,7 +42,8 @@ pytestmark = pytest.mark.integration
 
 
 def x_poll_sink(settings: Settings, producer: KafkaProducer) -> RawSink:
-    return RawSink(producer, ProducerMetrics(CollectorRegistry(), "x-poll"), settings.kafka_user)
+    metrics = ProducerMetrics(CollectorRegistry(), "x-poll")
+    return RawSink(producer, metrics, Connection.of(settings).user)
 
 
 def intercept_kejati_mentions(posts: list[dict[str, Any]]) -> None:

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from agents.core.registry import load_registry
 from agents.core.verify import VerificationPolicy
-from agents.route_mentions import DecidedPosts, Routing, install
+from agents.route_mentions import DecidedPosts, Routing, add_route_mentions
 from agents.route_metrics import RoutingMetrics
 from streams.settings import Settings
 from streams.worker.app import create_app
@@ -164,7 +164,7 @@ def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> 
     stream = Stream([events[:3], events[3:]], producer)
     before = stream.current_event
 
-    agent = install(app, routing, "mentions.raw", remembered)
+    agent = add_route_mentions(app, routing, "mentions.raw", remembered)
     asyncio.run(agent.fun(stream))  # type: ignore[arg-type]
 
     # The author is not among the post's users: each post is rejected, keyed by its id (to the
@@ -280,7 +280,7 @@ def test_the_agent_takes_the_raw_topic_s_bytes_without_decoding_them(
     app = new_app(tmp_path)
     registry = load_registry(ROOT / "deploy" / "agencies.yaml")
     routing = Routing(VerificationPolicy(), set(), registry, RoutingMetrics(CollectorRegistry()))
-    agent = install(app, routing, "mentions.raw", Remembered())
+    agent = add_route_mentions(app, routing, "mentions.raw", Remembered())
 
     def no_codec(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a codec was called")
@@ -301,7 +301,7 @@ def agent_with(
     app = new_app(tmp_path)
     app.producer = SimpleNamespace(_ensure_producer=lambda: producer)  # type: ignore[assignment]
     routing = Routing(VerificationPolicy(), set(), build_registry(), metrics)
-    return install(app, routing, "mentions.raw", Remembered())
+    return add_route_mentions(app, routing, "mentions.raw", Remembered())
 
 
 def complaint(offset: int) -> Event:

@@ -31,7 +31,7 @@ from tests.unit.deploy.deploy_files import (
 )
 
 # Series names a family of each type exposes. `_created` is left out: both processes disable
-# it (streams.producer.metrics.new_registry), so a query reading it would find nothing.
+# it (streams.metrics_registry.new_registry), so a query reading it would find nothing.
 SUFFIXES = {
     "counter": ("_total",),
     "gauge": ("",),
@@ -168,7 +168,7 @@ def test_every_alert_has_severity_and_runbook() -> None:
         name = alert["alert"]
         assert alert["labels"]["severity"] in {"critical", "warning"}, name
         assert {"summary", "description", "runbook"} <= set(alert["annotations"]), name
-        assert alert["annotations"]["runbook"] == f"README.md#alert-{name.lower()}"
+        assert alert["annotations"]["runbook"] == f"docs/operations.md#alert-{name.lower()}"
 
 
 def test_dashboard_covers_each_area() -> None:
@@ -207,8 +207,8 @@ def test_dashboard_provider_points_at_the_dashboard() -> None:
     assert ROOT / provider["options"]["path"] == DASHBOARD.parent
 
 
-def test_every_runbook_link_has_its_anchor_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_every_runbook_link_has_its_anchor_in_the_operations_guide() -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     for alert in alerts():
-        anchor = alert["annotations"]["runbook"].removeprefix("README.md#")
-        assert f'<a id="{anchor}"></a>' in readme, f"README.md has no runbook for {alert['alert']}"
+        anchor = alert["annotations"]["runbook"].removeprefix("docs/operations.md#")
+        assert f'<a id="{anchor}"></a>' in guide, f"no runbook for {alert['alert']}"

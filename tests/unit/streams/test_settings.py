@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from agents.core.errors import ConfigError
+from streams.kafka.connection import Connection
 from streams.settings import Settings
 
 
 def test_defaults() -> None:
     settings = Settings.from_env({})
     assert settings.bootstrap_servers == ("localhost:9092",)
-    assert settings.broker_url == "kafka://localhost:9092"
+    assert Connection.of(settings).faust_broker == "kafka://localhost:9092"
     assert settings.agencies == Path("deploy/agencies.yaml")
     assert (settings.topic_partitions, settings.topic_replicas) == (3, 1)
     assert settings.raw_retention_ms == -1
@@ -24,7 +25,7 @@ def test_defaults() -> None:
 def test_broker_list_in_faust_or_plain_form() -> None:
     settings = Settings.from_env({"ADUAN_BROKER": "kafka://a:9092;kafka://b:9093, c:9094"})
     assert settings.bootstrap_servers == ("a:9092", "b:9093", "c:9094")
-    assert settings.broker_url == "kafka://a:9092;b:9093;c:9094"
+    assert Connection.of(settings).faust_broker == "kafka://a:9092;b:9093;c:9094"
 
 
 @pytest.mark.parametrize(
@@ -61,14 +62,15 @@ def test_a_kafka_login_comes_from_a_user_and_a_password_file(tmp_path: Path) -> 
     settings = Settings.from_env(
         {"ADUAN_KAFKA_USERNAME": "agency-a", "ADUAN_KAFKA_PASSWORD_FILE": str(secret)}
     )
-    assert settings.kafka_login == {
+    assert Connection.of(settings).login == {
         "security_protocol": "SASL_PLAINTEXT",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "agency-a",
         "sasl_plain_password": "s3cret-value",
     }
     assert "s3cret-value" not in repr(settings)
-    assert Settings.from_env({}).kafka_login == {}
+    assert "s3cret-value" not in repr(Connection.of(settings))
+    assert Connection.of(Settings.from_env({})).login == {}
 
 
 def test_a_registry_file_that_is_not_there_is_an_error_naming_the_variable(

@@ -173,7 +173,7 @@ def v2_posts(draw: st.DrawFn) -> dict[str, Any]:
     )
 
 
-def v2_users(user_id: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+def v2_user_objects(user_id: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
     return objects(
         {
             "id": user_id,
@@ -188,11 +188,11 @@ def v2_users(user_id: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any
 @st.composite
 def v2_includes(draw: st.DrawFn, posts: list[Any]) -> dict[str, Any]:
     """An `includes` block holding, most of the time, the author of each post."""
-    users = draw(st.lists(v2_users(user_ids), max_size=2))
+    users = draw(st.lists(v2_user_objects(user_ids), max_size=2))
     for post in posts:
         author_id = post.get("author_id") if type(post) is dict else None
         if type(author_id) is str and draw(st.integers(0, 4)) > 0:
-            users.append(draw(v2_users(st.just(author_id))))
+            users.append(draw(v2_user_objects(st.just(author_id))))
     return {"users": draw(st.permutations(users))}
 
 

@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from streams.compat.guard import VERIFIED, UnverifiedVersionError, check_versions, unverified
+from streams.compat.guard import VERIFIED, check_versions, unverified
+from streams.errors import UnverifiedVersionError
 from streams.settings import Settings
 
 VERIFIED_SET = {package: versions[0] for package, versions in VERIFIED.items()}

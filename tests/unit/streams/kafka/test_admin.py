@@ -11,8 +11,9 @@ import pytest
 
 from agents.core.registry import load_registry
 from streams.cli import main
+from streams.errors import BrokerError
 from streams.kafka import admin as topics
-from streams.kafka.admin import BrokerError, TopicSpec, ensure_topics, topic_specs
+from streams.kafka.admin import TopicSpec, ensure_topics, topic_specs
 from streams.settings import Settings
 
 REGISTRY = Path(__file__).resolve().parents[4] / "deploy" / "agencies.yaml"
@@ -68,7 +69,7 @@ class FakeAdmin:
 
 def test_only_missing_topics_are_created(monkeypatch: pytest.MonkeyPatch) -> None:
     admin = FakeAdmin(existing={"mentions.raw"}, refused=set())
-    monkeypatch.setattr(topics, "admin_client", lambda settings: admin)
+    monkeypatch.setattr(topics, "kafka_admin", lambda settings: admin)
     specs = [TopicSpec("mentions.raw", {}), TopicSpec("complaints.new", {})]
     assert ensure_topics(Settings.from_env({}), specs) == {
         "mentions.raw": False,
@@ -82,7 +83,7 @@ def test_a_refused_creation_names_the_user_and_the_way_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     admin = FakeAdmin(existing=set(), refused={"complaints.new"})
-    monkeypatch.setattr(topics, "admin_client", lambda settings: admin)
+    monkeypatch.setattr(topics, "kafka_admin", lambda settings: admin)
     settings = Settings.from_env({"ADUAN_KAFKA_USERNAME": "aduan-worker"})
     with pytest.raises(BrokerError, match=r"aduan-worker may not create topic complaints\.new; "
                        r"create the topics first with `aduan topics create`"):  # fmt: skip
@@ -97,7 +98,7 @@ def every_topic() -> set[str]:
 def topics_create(
     admin: FakeAdmin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, list[str]]:
-    monkeypatch.setattr(topics, "admin_client", lambda settings: admin)
+    monkeypatch.setattr(topics, "kafka_admin", lambda settings: admin)
     monkeypatch.delenv("ADUAN_TOPIC_PARTITIONS", raising=False)
     code = main(["topics", "create", "--agencies", str(REGISTRY)])
     return code, capsys.readouterr().err.splitlines()

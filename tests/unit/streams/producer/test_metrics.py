@@ -9,7 +9,9 @@ import urllib.request
 import pytest
 
 from agents.core.errors import ConfigError
-from streams.producer.metrics import ProducerMetrics, new_registry, serve
+from streams.metrics_registry import new_registry
+from streams.producer.http import serve
+from streams.producer.metrics import ProducerMetrics
 
 
 def get(port: int, path: str) -> tuple[int, str]:

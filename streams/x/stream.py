@@ -1,68 +1,29 @@
-"""Mentions from the X API v2 through tweepy: the filtered stream, or polling the mentions
-timeline of each agency account. Both hand one message per post to a `Sink`; the producer command
-connects the sink to Kafka. Both follow the registry versions `RegistryUpdates` hands them: the
-stream's rules are re-synced to each, the poller polls its accounts from the next round on."""
+"""Mentions from the X API v2 filtered stream through tweepy: one rule per agency, re-synced to
+each registry version published while it runs; one message per post to the `Sink`."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import tweepy
 
-from agents.core.errors import AduanError
 from agents.core.registry import Registry
 from agents.core.split import split_line
 from streams.producer.metrics import NOTICE_TITLES, ProducerMetrics
+from streams.x.api import (
+    FIELDS,
+    REFUSED,
+    RegistryUpdates,
+    Sink,
+    count_responses,
+    refused,
+)
 
 log = logging.getLogger(__name__)
-
-Sink = Callable[[bytes | None, bytes], None]
-"""Takes (key, value) of one post for `mentions.raw`."""
-
-# What the router reads; anything else X sends by default passes through unread.
-EXPANSIONS = ["author_id"]
-TWEET_FIELDS = [
-    "author_id", "entities", "note_tweet", "referenced_tweets", "in_reply_to_user_id",
-    "conversation_id", "edit_history_tweet_ids", "created_at", "lang",
-]  # fmt: skip
-USER_FIELDS = ["verified", "verified_type", "username", "name"]
-_FIELDS: dict[str, Any] = {
-    "expansions": EXPANSIONS,
-    "tweet_fields": TWEET_FIELDS,
-    "user_fields": USER_FIELDS,
-}
-
-
-class XRefusedError(AduanError):
-    """X refused the bearer token (HTTP 401) or what it may do (HTTP 403): retrying cannot help."""
-
-
-_REFUSED = (401, 403)
-
-
-def refused(status: int, what: str) -> XRefusedError:
-    """The one-line error for a 401 or 403 from X on `what`; never carries the token."""
-    if status == 401:
-        return XRefusedError(
-            f"X refused the bearer token for {what} (HTTP 401 Unauthorized): set "
-            "ADUAN_X_BEARER_TOKEN, or ADUAN_X_BEARER_TOKEN_FILE, to a valid token of the app"
-        )
-    return XRefusedError(
-        f"X refused {what} (HTTP 403 Forbidden): the token of ADUAN_X_BEARER_TOKEN (or "
-        "ADUAN_X_BEARER_TOKEN_FILE) may not use it; check the app's project and access level in "
-        "the X developer portal"
-    )
-
-
-class RegistryUpdates(Protocol):
-    """The registry versions published while a source runs."""
-
-    def wait(self, seconds: float) -> Registry | None:
-        """Wait `seconds`; the newest valid version published meanwhile, or None."""
 
 
 def stream_rules(registry: Registry) -> list[tweepy.StreamRule]:
@@ -142,7 +103,7 @@ class MentionStream(tweepy.StreamingClient):  # type: ignore[misc]
 
     def on_request_error(self, status_code: int) -> None:
         self.metrics.stream_connected.set(0)
-        if status_code in _REFUSED:
+        if status_code in REFUSED:
             # tweepy would retry for ever: a refused token stays refused.
             self.failure = refused(status_code, "the filtered stream")
             self.disconnect()
@@ -212,7 +173,7 @@ def run_stream(
     rules = tweepy.StreamingClient(stream.bearer_token, wait_on_rate_limit=True)
     count_responses(rules.session, stream.metrics)
     sync_rules(rules, registry)
-    options = dict(_FIELDS)
+    options = dict(FIELDS)
     if backfill_minutes:
         options["backfill_minutes"] = backfill_minutes
     follower = RuleFollower(rules, updates, stream.disconnect)
@@ -224,79 +185,3 @@ def run_stream(
     for failure in (follower.failure, stream.failure):
         if failure is not None:
             raise failure
-
-
-def count_responses(session: Any, metrics: ProducerMetrics) -> None:
-    """Counts every X API response of `session` (a requests.Session) by status: tweepy waits out
-    rate limits and retries on its own, without telling its caller."""
-
-    def hook(response: Any, *args: Any, **kwargs: Any) -> None:
-        metrics.http_status(response.status_code)
-
-    session.hooks["response"].append(hook)
-
-
-class Checkpoints(Protocol):
-    """The newest post id already produced, per agency account."""
-
-    def get(self, account_id: str) -> str | None: ...
-
-    def put(self, account_id: str, since_id: str) -> None: ...
-
-
-def poll_once(
-    client: tweepy.Client,
-    registry: Registry,
-    checkpoints: Checkpoints,
-    sink: Sink,
-    flush: Callable[[], None],
-) -> int:
-    """One round over every agency account's mentions timeline; returns the posts produced.
-
-    The timeline pages run from newest to oldest, so an account's checkpoint moves to the newest
-    id only after every page was produced and `flush` saw Kafka acknowledge them all: a crash in
-    between fetches the same posts again, and the worker drops them as duplicates."""
-    produced = 0
-    for agency in registry.agencies:
-        for account in agency.accounts:
-            newest: str | None = None
-            pages = tweepy.Paginator(
-                client.get_users_mentions,
-                account.id,
-                since_id=checkpoints.get(account.id),
-                max_results=100,
-                **_FIELDS,
-            )
-            try:
-                for page in pages:
-                    newest = newest or page.get("meta", {}).get("newest_id")
-                    if "data" not in page:
-                        continue
-                    for key, value in split_line(orjson.dumps(page)):
-                        sink(key, value)
-                        produced += 1
-            except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
-                what = f"the mentions timeline of @{account.username}"
-                raise refused(exc.response.status_code, what) from None
-            flush()
-            if newest is not None:
-                checkpoints.put(account.id, newest)
-    return produced
-
-
-def poll_forever(
-    client: tweepy.Client,
-    registry: Registry,
-    *,
-    updates: RegistryUpdates,
-    checkpoints: Checkpoints,
-    sink: Sink,
-    flush: Callable[[], None],
-    pause: float,
-) -> None:
-    """`poll_once` every `pause` seconds; a registry version published during a pause is
-    polled from the next round on."""
-    while True:
-        produced = poll_once(client, registry, checkpoints, sink, flush)
-        log.info("polled registry %s: %d new posts", registry.version, produced)
-        registry = updates.wait(pause) or registry
