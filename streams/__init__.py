@@ -1,1 +1,2 @@
-"""The shell around the core: settings, commands, and (later) the Faust app and producer."""
+"""The shell around the core: the Kafka boundary, the worker, the X sources, the producer, history,
+delivery to agencies, the command line, and the settings they all take."""

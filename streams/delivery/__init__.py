@@ -1,0 +1,1 @@
+"""Delivery of complaints to agencies: `aduan subscribe` reads an agency's own topic."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 import orjson
-from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from agents.core.errors import AduanError
@@ -23,9 +23,9 @@ _REMEMBERED_EVENT_IDS = 100_000
 
 
 class _StartAt(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Moves newly assigned partitions to the start, or to the first event at `since`."""
+    """Moves newly assigned partitions to the start, or to the offsets in `since`."""
 
-    def __init__(self, consumer: KafkaConsumer, since: datetime | None) -> None:
+    def __init__(self, consumer: KafkaConsumer, since: dict[Any, int | None] | None) -> None:
         self.consumer = consumer
         self.since = since
         self.moved: set[Any] = set()
@@ -35,6 +35,7 @@ class _StartAt(ConsumerRebalanceListener):  # type: ignore[misc]
         pass
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        # Runs on kafka-python's IO thread: seeks only, no request that waits for the broker.
         assigned = [tp for tp in assigned if tp not in self.moved]
         self.moved.update(assigned)
         if not assigned:
@@ -42,14 +43,20 @@ class _StartAt(ConsumerRebalanceListener):  # type: ignore[misc]
         if self.since is None:
             self.consumer.seek_to_beginning(*assigned)
             return
-        stamp = int(self.since.timestamp() * 1000)
-        found = self.consumer.offsets_for_times({tp: stamp for tp in assigned})
         for tp in assigned:
-            at = found.get(tp)
-            if at is None:
+            offset = self.since.get(tp)
+            if offset is None:
                 self.consumer.seek_to_end(tp)
             else:
-                self.consumer.seek(tp, at.offset)
+                self.consumer.seek(tp, offset)
+
+
+def _offsets_at(consumer: KafkaConsumer, topic: str, since: datetime) -> dict[Any, int | None]:
+    """Each partition's first offset at or after `since`, None where there is none."""
+    stamp = int(since.timestamp() * 1000)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    found = consumer.offsets_for_times(dict.fromkeys(partitions, stamp))
+    return {tp: None if found.get(tp) is None else found[tp].offset for tp in partitions}
 
 
 _TERMINAL_CONTROLS = re.compile(
@@ -109,7 +116,8 @@ def subscribe(
             "(aduan topics count lists the topics)"
         )
     if rewind or since is not None:
-        consumer.subscribe([topic], listener=_StartAt(consumer, since))
+        offsets = None if since is None else _offsets_at(consumer, topic, since)
+        consumer.subscribe([topic], listener=_StartAt(consumer, offsets))
     else:
         consumer.subscribe([topic])
     try:

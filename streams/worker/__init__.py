@@ -1,0 +1,1 @@
+"""The worker: the Faust app, its start with the routing agent, and its web endpoints."""

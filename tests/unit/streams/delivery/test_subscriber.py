@@ -1,15 +1,21 @@
-"""`aduan subscribe` prints what a post's author wrote, never what a terminal would act on."""
+"""`aduan subscribe` without a broker: it drops repeated events, commits only what it has written,
+starts where it is told, and prints what a post's author wrote, never what a terminal would act
+on."""
 
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pytest
+from kafka import TopicPartition
 
-from streams.delivery.subscriber import _copy
+from streams.delivery import subscriber
+from streams.delivery.subscriber import _copy, _StartAt, agency_group, for_terminal
 
 # An author name that sets the window title and clears the screen, a text with a C1 CSI, DEL,
 # a right-to-left override and a line separator: orjson escapes the C0 controls only.
@@ -24,23 +30,97 @@ ESCAPED = (
 )
 
 
-class OneBatch:
-    """A kafka-python consumer that has one event to give."""
+def event(event_id: str) -> dict[str, Any]:
+    return {"event_id": event_id, "text": f"keluhan {event_id}"}
 
-    def __init__(self, event: dict[str, Any]) -> None:
-        self.batches = [{"tp": [SimpleNamespace(value=orjson.dumps(event))]}]
-        self.commits = 0
+
+def line(event_id: str) -> bytes:
+    return orjson.dumps(event(event_id)) + b"\n"
+
+
+class Consumer:
+    """A kafka-python consumer that gives `batches` of events, one a poll, then nothing; it notes
+    what each poll asked for and what the sink held at each commit."""
+
+    def __init__(
+        self,
+        *batches: list[dict[str, Any]],
+        sink: io.BytesIO | None = None,
+        on_poll: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.batches = [
+            {"tp": [SimpleNamespace(value=orjson.dumps(e)) for e in batch]} if batch else {}
+            for batch in batches
+        ]
+        self.sink = sink
+        self.on_poll = on_poll
+        self.asked: list[int] = []
+        self.committed_after: list[bytes] = []
 
     def poll(self, timeout_ms: int, max_records: int) -> dict[str, Any]:
-        return self.batches.pop() if self.batches else {}
+        self.on_poll()
+        self.asked.append(max_records)
+        return self.batches.pop(0) if self.batches else {}
 
     def commit(self) -> None:
-        self.commits += 1
+        self.committed_after.append(b"" if self.sink is None else self.sink.getvalue())
+
+
+def test_a_repeated_event_id_is_written_once_within_a_batch_and_across_batches() -> None:
+    sink = io.BytesIO()
+    consumer = Consumer(
+        [event("1:0:bpk-jateng"), event("2:0:bpk-jateng"), event("1:0:bpk-jateng")],
+        [event("2:0:bpk-jateng"), event("3:0:bpk-jateng")],
+    )
+    assert _copy(consumer, sink, max_events=None, idle_timeout=0) == 3
+    assert sink.getvalue() == line("1:0:bpk-jateng") + line("2:0:bpk-jateng") + line(
+        "3:0:bpk-jateng"
+    )
+
+
+def test_only_the_latest_event_ids_are_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subscriber, "_REMEMBERED_EVENT_IDS", 2)
+    sink = io.BytesIO()
+    consumer = Consumer([event("a"), event("b"), event("c")], [event("c"), event("b"), event("a")])
+    # After c, only b and c are remembered: their repeats are dropped, a's is written again.
+    assert _copy(consumer, sink, max_events=None, idle_timeout=0) == 4
+    assert sink.getvalue() == line("a") + line("b") + line("c") + line("a")
+
+
+def test_each_batch_is_committed_after_it_is_written() -> None:
+    sink = io.BytesIO()
+    consumer = Consumer([event("a"), event("b")], [], [event("b")], [event("c")], sink=sink)
+    _copy(consumer, sink, max_events=3, idle_timeout=None)
+    # The second batch holds only a repeat: it writes nothing and is still committed.
+    assert consumer.committed_after == [
+        line("a") + line("b"),
+        line("a") + line("b"),
+        line("a") + line("b") + line("c"),
+    ]
+
+
+def test_it_never_fetches_more_than_max_events_still_wanted() -> None:
+    consumer = Consumer([event("a"), event("b")], [event("c")])
+    assert _copy(consumer, io.BytesIO(), max_events=3, idle_timeout=None) == 3
+    assert consumer.asked == [3, 1]
+
+
+def test_idle_time_is_counted_from_the_last_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = SimpleNamespace(now=0.0)
+
+    def half_a_second_a_poll() -> None:
+        clock.now += 0.5
+
+    monkeypatch.setattr(subscriber, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    consumer = Consumer([event("a")], [], [event("b")], on_poll=half_a_second_a_poll)
+    # Polls end at 0.5 s (a), 1.0, 1.5 (b), 2.0, 2.5: a second after b, not after the start.
+    assert _copy(consumer, io.BytesIO(), max_events=None, idle_timeout=1.0) == 2
+    assert clock.now == 2.5
 
 
 def test_a_pipe_or_file_gets_the_exact_json() -> None:
     sink = io.BytesIO()
-    assert _copy(OneBatch(EVENT), sink, max_events=1, idle_timeout=None) == 1
+    assert _copy(Consumer([EVENT]), sink, max_events=1, idle_timeout=None) == 1
     assert sink.getvalue() == orjson.dumps(EVENT, option=orjson.OPT_APPEND_NEWLINE)
 
 
@@ -49,7 +129,7 @@ def test_a_terminal_gets_control_characters_escaped_and_the_same_event() -> None
     try:
         with os.fdopen(writer, "wb", closefd=False) as terminal:
             assert terminal.isatty()
-            _copy(OneBatch(EVENT), terminal, max_events=1, idle_timeout=None)
+            _copy(Consumer([EVENT]), terminal, max_events=1, idle_timeout=None)
         shown = os.read(reader, 4096)
     finally:
         os.close(reader)
@@ -63,3 +143,34 @@ def test_a_terminal_gets_control_characters_escaped_and_the_same_event() -> None
         for char in text
     )
     assert orjson.loads(line) == EVENT
+
+
+def test_a_terminal_shows_ordinary_text_and_the_line_end_as_they_are() -> None:
+    plain = '{"text":"Jalan rusak di Kudus 🙏 Matur nuwun. — Café","n":1}\n'.encode()
+    assert for_terminal(plain) == plain
+
+
+def test_an_agency_reads_in_a_group_named_after_it() -> None:
+    # Operators grant this name (aduan agencies grant): it must not change.
+    assert agency_group("kejati-jateng") == "aduan-agency-kejati-jateng"
+
+
+class Seeks:
+    """The seeks a `_StartAt` makes on its consumer."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        self.calls.append(("beginning", *partitions))
+
+
+P0, P1, P2 = (TopicPartition("complaints.bpk-jateng", p) for p in range(3))
+
+
+def test_from_beginning_rewinds_each_partition_once() -> None:
+    consumer = Seeks()
+    start = _StartAt(consumer, since=None)
+    start.on_partitions_assigned([P0, P1])
+    start.on_partitions_assigned([P0, P1, P2])  # a rebalance: P0 and P1 are being read already
+    assert consumer.calls == [("beginning", P0, P1), ("beginning", P2)]
