@@ -1,4 +1,5 @@
-"""Every topic name aduan reads or writes, and the Faust app id that prefixes Faust's own topics.
+"""Every topic name aduan reads or writes, and its consumer group names: the Faust app id (the
+worker's group, and the prefix of Faust's own topics) and each agency's group.
 
 The router, the worker, the producer, replay, reports, access control and subscribers all take the
 names from here, so a rename is one edit."""
@@ -37,3 +38,8 @@ LIVE_PREFIXES = ("complaints", "mentions", "aduan")
 
 def complaint_topic(agency_id: str) -> str:
     return COMPLAINT_TOPIC_PREFIX + agency_id
+
+
+def agency_group(agency_id: str) -> str:
+    """The consumer group an agency reads its topic in, unless it names another."""
+    return f"aduan-agency-{agency_id}"

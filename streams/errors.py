@@ -1,6 +1,6 @@
 """The errors the shell reports to users, beside the core's (`agents.core.errors`): each says what
 failed, where, and how to mend it. Kafka clients' own errors become `BrokerError` in one place,
-`streams.kafka.connection.broker_error`."""
+`streams.kafka.connection.kafka_errors`."""
 
 from __future__ import annotations
 

@@ -13,12 +13,13 @@ import orjson
 import yaml
 
 from agents.core.errors import RegistryError
+from schemas.topics import UNROUTED
 
 AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 ACCOUNT_ID = re.compile(r"[0-9]{1,20}")
 USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 # Names that already have a fixed complaints.* topic; an agency of that id would share it.
-RESERVED_AGENCY_IDS = frozenset({"unrouted"})
+RESERVED_AGENCY_IDS = frozenset({UNROUTED})
 _AGENCY_KEYS = frozenset({"id", "name", "accounts"})
 _ACCOUNT_KEYS = frozenset({"id", "username"})
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from agents.core.parse import PostError, v2_users
+from agents.core.fields import PostError
+from agents.core.parse import v2_users
 
 
 def split_line(raw: bytes) -> list[tuple[bytes | None, bytes]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from schemas.topics import agency_group, complaint_topic
+from streams.cli.logins import revoke_login, say_granted
 from streams.cli.options import Commands, add_agencies_option, add_password_file, registry
 from streams.settings import Settings
 
@@ -45,12 +46,11 @@ def run_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_grant(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.delivery.subscriber import agency_group
     from streams.kafka.access import agency_user, grant
 
     made = grant(settings, registry(args, settings), args.agency, args.password_file)
     rights = (
-        f"{agency_user(args.agency)} may read complaints.{args.agency} in group "
+        f"{agency_user(args.agency)} may read {complaint_topic(args.agency)} in group "
         f"{agency_group(args.agency)}"
     )
     return say_granted(rights, made, args.password_file)
@@ -60,17 +60,3 @@ def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka.access import agency_user
 
     return revoke_login(settings, agency_user(args.agency))
-
-
-def say_granted(rights: str, made: bool, password_file: Path) -> int:
-    where = "made and written to" if made else "read from"
-    print(f"{rights}; its password was {where} {password_file}", file=sys.stderr)
-    return 0
-
-
-def revoke_login(settings: Settings, user: str) -> int:
-    from streams.kafka.access import revoke
-
-    revoke(settings, user)
-    print(f"{user} has no login and no rights any more", file=sys.stderr)
-    return 0

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from agents.core.errors import ConfigError
+from schemas.topics import RAW_TOPIC
 from streams.cli.options import Commands, add_agencies_option, open_stream, positive, registry
 from streams.settings import Settings
 
@@ -51,5 +52,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with open_stream(args.file, "rb", "input") as source:
             lines = lines_with_progress(source)
             sent = run_producer(settings, agencies, "file", lines, args.rate)
-    print(f"{sent} posts produced to mentions.raw", file=sys.stderr)
+    print(f"{sent} posts produced to {RAW_TOPIC}", file=sys.stderr)
     return 0

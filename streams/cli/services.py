@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from streams.cli.agencies import revoke_login, say_granted
+from streams.cli.logins import revoke_login, say_granted
 from streams.cli.options import Commands, add_password_file
 from streams.settings import SERVICES, Settings
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agents.core.errors import ConfigError
 from streams.cli.options import Commands, add_agencies_option, registry
 from streams.settings import Settings
 
@@ -24,21 +23,13 @@ def add_to(commands: Commands) -> None:
 
 
 def run_create(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.kafka.admin import create_topics, partition_mismatches, topic_specs
+    from streams.kafka.admin import create_and_check_topics
 
-    agencies = registry(args, settings)
-    created = create_topics(settings, agencies)
-    specs = topic_specs(settings, agencies)
-    mismatches = {mismatch.topic: mismatch for mismatch in partition_mismatches(settings, specs)}
-    for topic, new in created.items():
-        state = "created" if new else "exists"
-        if topic in mismatches:
-            state = f"exists, MISMATCH: {mismatches[topic].explain()}"
+    check = create_and_check_topics(settings, registry(args, settings))
+    for topic, state in check.states.items():
         print(f"{topic:<40} {state}", file=sys.stderr)
-    broken = [mismatch for mismatch in mismatches.values() if mismatch.breaks_the_pipeline]
-    if broken:
-        more = f" ({len(broken) - 1} more above)" if len(broken) > 1 else ""
-        raise ConfigError(broken[0].explain() + more)
+    if check.error is not None:
+        raise check.error
     return 0
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
+from contextlib import closing
 from datetime import datetime
 from typing import Any, BinaryIO
 
 import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from agents.core.errors import AduanError
-from schemas.topics import complaint_topic
-from streams.errors import BrokerError
-from streams.kafka.connection import Connection, hidden_hint, kafka_consumer
+from schemas.topics import agency_group, complaint_topic
+from streams.kafka.admin import offsets_at
+from streams.kafka.connection import Connection, hidden_hint, kafka_consumer, kafka_errors
 from streams.settings import Settings
 
 _REMEMBERED_EVENT_IDS = 100_000
@@ -51,14 +51,6 @@ class _StartAt(ConsumerRebalanceListener):  # type: ignore[misc]
                 self.consumer.seek(tp, offset)
 
 
-def _offsets_at(consumer: KafkaConsumer, topic: str, since: datetime) -> dict[Any, int | None]:
-    """Each partition's first offset at or after `since`, None where there is none."""
-    stamp = int(since.timestamp() * 1000)
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    found = consumer.offsets_for_times(dict.fromkeys(partitions, stamp))
-    return {tp: None if found.get(tp) is None else found[tp].offset for tp in partitions}
-
-
 _TERMINAL_CONTROLS = re.compile(
     r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 )
@@ -77,11 +69,6 @@ def for_terminal(line: bytes) -> bytes:
     return escaped.encode("utf-8")
 
 
-def agency_group(agency: str) -> str:
-    """The consumer group an agency reads its topic in, unless it names another."""
-    return f"aduan-agency-{agency}"
-
-
 def subscribe(
     settings: Settings,
     agency: str,
@@ -97,6 +84,11 @@ def subscribe(
 
     Returns the number written, when `max_events` or `idle_timeout` ends the loop."""
     group_id = group or agency_group(agency)
+    topic = complaint_topic(agency)
+    refused = (
+        f"Kafka refused {Connection.of(settings).user} access to {topic} or group {group_id}; "
+        f"an operator grants it with aduan agencies grant --agency {agency}"
+    )
     consumer = kafka_consumer(
         settings,
         f"aduan-subscribe-{agency}",
@@ -104,32 +96,26 @@ def subscribe(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    topic = complaint_topic(agency)
-    if consumer.partitions_for_topic(topic) is None:
-        consumer.close()
-        # A secured cluster hides the topics a user may not read: say both possibilities.
-        denied = hidden_hint(settings)
-        if denied:
-            denied += f" (an operator grants it with aduan agencies grant --agency {agency})"
-        raise AduanError(
-            f"there is no topic {topic}{denied}: is {agency!r} an agency id of the registry? "
-            "(aduan topics count lists the topics)"
-        )
-    if rewind or since is not None:
-        offsets = None if since is None else _offsets_at(consumer, topic, since)
-        consumer.subscribe([topic], listener=_StartAt(consumer, offsets))
-    else:
-        consumer.subscribe([topic])
-    try:
+    with closing(consumer), kafka_errors(f"reading {topic}", refused=refused):
+        found = consumer.partitions_for_topic(topic)
+        if found is None:
+            # A secured cluster hides the topics a user may not read: say both possibilities.
+            denied = hidden_hint(settings)
+            if denied:
+                denied += f" (an operator grants it with aduan agencies grant --agency {agency})"
+            raise AduanError(
+                f"there is no topic {topic}{denied}: is {agency!r} an agency id of the "
+                "registry? (aduan topics count lists the topics)"
+            )
+        if rewind or since is not None:
+            offsets = None
+            if since is not None:
+                partitions = [TopicPartition(topic, partition) for partition in sorted(found)]
+                offsets = offsets_at(consumer, partitions, int(since.timestamp() * 1000))
+            consumer.subscribe([topic], listener=_StartAt(consumer, offsets))
+        else:
+            consumer.subscribe([topic])
         return _copy(consumer, sink, max_events, idle_timeout)
-    except (TopicAuthorizationFailedError, GroupAuthorizationFailedError) as exc:
-        raise BrokerError(
-            f"Kafka refused {Connection.of(settings).user} access to "
-            f"{topic} or group {group_id}: {exc.__class__.__name__}; an operator grants it with "
-            f"aduan agencies grant --agency {agency}"
-        ) from exc
-    finally:
-        consumer.close()
 
 
 def _copy(

@@ -9,6 +9,7 @@ are read with aiokafka, whose C record decoder reads them faster than kafka-pyth
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,12 +19,12 @@ from kafka import TopicPartition
 
 from agents.core.errors import ConfigError
 from streams.errors import BrokerError
+from streams.kafka.admin import offsets_at
 from streams.kafka.connection import (
-    CLIENT_ERRORS,
     aiokafka_consumer,
-    broker_error,
     hidden_hint,
     kafka_consumer,
+    kafka_errors,
 )
 from streams.settings import Settings
 
@@ -81,7 +82,7 @@ class Chunk:
 def find_spans(settings: Settings, topics: Sequence[str], window: Window) -> list[Span]:
     """Each partition's offsets of `window`, by Kafka's time index (offsets_for_times)."""
     consumer = kafka_consumer(settings, "aduan-history", enable_auto_commit=False)
-    try:
+    with closing(consumer), kafka_errors(f"finding the offsets of {', '.join(topics)}"):
         partitions: list[TopicPartition] = []
         for topic in topics:
             found = consumer.partitions_for_topic(topic)
@@ -95,10 +96,6 @@ def find_spans(settings: Settings, topics: Sequence[str], window: Window) -> lis
         starts = _offsets_at(consumer, partitions, window.since_ms, ends)
         until = window.until_ms
         stops = ends if until is None else _offsets_at(consumer, partitions, until, ends)
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, f"finding the offsets of {', '.join(topics)}") from exc
-    finally:
-        consumer.close()
     return [Span(tp.topic, tp.partition, starts[tp], stops[tp]) for tp in partitions]
 
 
@@ -106,8 +103,8 @@ def _offsets_at(
     consumer: Any, partitions: list[TopicPartition], stamp: int, ends: dict[Any, int]
 ) -> dict[Any, int]:
     """The first offset at or after `stamp` in each partition; the end when there is none."""
-    found = consumer.offsets_for_times(dict.fromkeys(partitions, stamp))
-    return {tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in partitions}
+    found = offsets_at(consumer, partitions, stamp)
+    return {tp: ends[tp] if (at := found[tp]) is None else at for tp in partitions}
 
 
 async def read_spans(
@@ -125,23 +122,22 @@ async def read_spans(
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     try:
-        await consumer.start()
-        consumer.assign(list(remaining))
-        for tp, span in remaining.items():
-            consumer.seek(tp, span.start)
-        while remaining:
-            fetched = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for tp, records in fetched.items():
-                if tp not in remaining:
-                    continue
-                end = remaining[tp].end
-                kept = [r for r in records if r.offset < end and window.holds(r.timestamp)]
-                yield Chunk(remaining[tp], kept, min(records[-1].offset + 1, end))
-            for tp, span in list(remaining.items()):
-                if await consumer.position(tp) >= span.end:
-                    consumer.pause(tp)
-                    del remaining[tp]
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, f"reading {spans[0].topic}") from exc
+        with kafka_errors(f"reading {spans[0].topic}"):
+            await consumer.start()
+            consumer.assign(list(remaining))
+            for tp, span in remaining.items():
+                consumer.seek(tp, span.start)
+            while remaining:
+                fetched = await consumer.getmany(timeout_ms=1000, max_records=5000)
+                for tp, records in fetched.items():
+                    if tp not in remaining:
+                        continue
+                    end = remaining[tp].end
+                    kept = [r for r in records if r.offset < end and window.holds(r.timestamp)]
+                    yield Chunk(remaining[tp], kept, min(records[-1].offset + 1, end))
+                for tp, span in list(remaining.items()):
+                    if await consumer.position(tp) >= span.end:
+                        consumer.pause(tp)
+                        del remaining[tp]
     finally:
         await consumer.stop()

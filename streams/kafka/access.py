@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import closing
 from pathlib import Path
 
 from kafka.admin import (
@@ -34,10 +35,10 @@ from schemas.topics import (
     RAW_TOPIC,
     REGISTRY_TOPIC,
     REJECTED_TOPIC,
+    agency_group,
     complaint_topic,
 )
-from streams.delivery.subscriber import agency_group
-from streams.kafka.connection import CLIENT_ERRORS, broker_error, kafka_admin
+from streams.kafka.connection import kafka_admin, kafka_errors
 from streams.settings import SERVICES, Settings
 
 _ITERATIONS = 8192  # Kafka's default for SCRAM-SHA-512 is 4096; more is slower to brute-force
@@ -130,8 +131,12 @@ def _grant(settings: Settings, user: str, wanted: Wanted, password_file: Path) -
         ACL(f"User:{user}", "*", operation, ACLPermissionType.ALLOW, resource)
         for operation, resource in wanted
     ]
+    hint = (
+        "; is ADUAN_KAFKA_USERNAME a user allowed to alter ACLs and credentials (the broker's "
+        "admin)?"
+    )
     admin = kafka_admin(settings)
-    try:
+    with closing(admin), kafka_errors(f"granting access to {user}", hint):
         login = UserScramCredentialUpsertion(
             user, ScramMechanism.SCRAM_SHA_512, password, _ITERATIONS
         )
@@ -139,22 +144,13 @@ def _grant(settings: Settings, user: str, wanted: Wanted, password_file: Path) -
         failed = admin.create_acls(rights)["failed"]
         if failed:
             raise KafkaError(f"ACLs refused: {failed}")
-    except CLIENT_ERRORS as exc:
-        raise broker_error(
-            exc,
-            f"granting access to {user}",
-            "; is ADUAN_KAFKA_USERNAME a user allowed to alter ACLs and credentials (the "
-            "broker's admin)?",
-        ) from exc
-    finally:
-        admin.close()
     return made
 
 
 def revoke(settings: Settings, user: str) -> None:
     """Remove every right of `user` (an agency's or a service's) and its login."""
     admin = kafka_admin(settings)
-    try:
+    with closing(admin), kafka_errors(f"revoking the access of {user}"):
         admin.delete_acls(
             [
                 ACLFilter(
@@ -168,14 +164,11 @@ def revoke(settings: Settings, user: str) -> None:
         )
         deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
         _check(admin.alter_user_scram_credentials([deletion]))
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, f"revoking the access of {user}") from exc
-    finally:
-        admin.close()
 
 
 def _check(results: dict[str, object]) -> None:
-    """kafka-python returns a user's error instead of raising it."""
+    """kafka-python returns a user's error instead of raising it: raised here, it becomes a
+    `BrokerError` with the others."""
     for user, error in results.items():
         if error is not None:
             raise KafkaError(f"user {user}: {error}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
+from agents.core.errors import ConfigError
 from agents.core.registry import Registry
 from schemas.topics import (
     CHECKPOINT_TOPIC,
@@ -20,11 +22,10 @@ from schemas.topics import (
 )
 from streams.errors import BrokerError
 from streams.kafka.connection import (
-    CLIENT_ERRORS,
     Connection,
-    broker_error,
     kafka_admin,
     kafka_consumer,
+    kafka_errors,
 )
 from streams.settings import Settings
 
@@ -62,7 +63,7 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
     """Every record of `topic` up to its current end, read without a consumer group, and the end
     offset of each partition."""
     consumer = kafka_consumer(settings, "aduan-read-to-end", enable_auto_commit=False)
-    try:
+    with closing(consumer), kafka_errors(f"reading {topic}"):
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:  # missing, or hidden from a user who may not read it
             return [], {}
@@ -74,22 +75,48 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
             for batch in consumer.poll(timeout_ms=1000).values():
                 records += batch
         return records, {tp.partition: end for tp, end in ends.items()}
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, f"reading {topic}") from exc
-    finally:
-        consumer.close()
+
+
+def offsets_at(
+    consumer: KafkaConsumer, partitions: list[Any], stamp_ms: int
+) -> dict[Any, int | None]:
+    """Each partition's first offset whose record time is at or after `stamp_ms`; None where no
+    record is that recent."""
+    found = consumer.offsets_for_times(dict.fromkeys(partitions, stamp_ms))
+    return {tp: None if found.get(tp) is None else found[tp].offset for tp in partitions}
 
 
 def complaint_topics(settings: Settings) -> list[str]:
     """Every `complaints.*` topic on the cluster, unrouted included, sorted: also those of
     agencies the registry in force no longer lists."""
     consumer = kafka_consumer(settings, "aduan-topics")
-    try:
+    with closing(consumer), kafka_errors("listing the topics"):
         return sorted(t for t in consumer.topics() if t.startswith(COMPLAINT_TOPIC_PREFIX))
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, "listing the topics") from exc
-    finally:
-        consumer.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicsCheck:
+    states: dict[str, str]
+    """Each topic's state in a line: created, exists, or a partition mismatch explained."""
+    error: ConfigError | None
+    """Set when a mismatch breaks the pipeline; it names the first."""
+
+
+def create_and_check_topics(settings: Settings, registry: Registry) -> TopicsCheck:
+    """Create the pipeline's missing topics, and check every topic's partitions."""
+    created = create_topics(settings, registry)
+    specs = topic_specs(settings, registry)
+    mismatches = {mismatch.topic: mismatch for mismatch in partition_mismatches(settings, specs)}
+    states = {}
+    for topic, new in created.items():
+        states[topic] = "created" if new else "exists"
+        if topic in mismatches:
+            states[topic] = f"exists, MISMATCH: {mismatches[topic].explain()}"
+    broken = [mismatch for mismatch in mismatches.values() if mismatch.breaks_the_pipeline]
+    if not broken:
+        return TopicsCheck(states, None)
+    more = f" ({len(broken) - 1} more above)" if len(broken) > 1 else ""
+    return TopicsCheck(states, ConfigError(broken[0].explain() + more))
 
 
 def create_topics(settings: Settings, registry: Registry) -> dict[str, bool]:
@@ -104,7 +131,7 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]
     create topics at all, and needs none created when they exist."""
     created = {spec.name: False for spec in specs}
     admin = kafka_admin(settings)
-    try:
+    with closing(admin), kafka_errors("creating topics"):
         existing = set(admin.list_topics())
         missing = {
             spec.name: {
@@ -122,10 +149,6 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, bool]
             _check_created(settings, topic)
             created[topic["name"]] = topic["error_code"] == 0
         admin.wait_for_topics([name for name, new in created.items() if new])
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, "creating topics") from exc
-    finally:
-        admin.close()
     return created
 
 
@@ -181,12 +204,8 @@ class PartitionMismatch:
 def partition_mismatches(settings: Settings, specs: list[TopicSpec]) -> list[PartitionMismatch]:
     """The topics of `specs` that exist with another number of partitions than asked for."""
     admin = kafka_admin(settings)
-    try:
+    with closing(admin), kafka_errors("describing topics"):
         described = admin.describe_topics([spec.name for spec in specs])
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, "describing topics") from exc
-    finally:
-        admin.close()
     counts = {
         topic["name"]: len(topic["partitions"]) for topic in described if topic["error_code"] == 0
     }
@@ -202,7 +221,7 @@ def partition_mismatches(settings: Settings, specs: list[TopicSpec]) -> list[Par
 def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
     """Messages on each topic now (end offset minus start offset, summed over partitions)."""
     consumer = kafka_consumer(settings, "aduan-count")
-    try:
+    with closing(consumer), kafka_errors("counting messages"):
         partitions = [
             TopicPartition(topic, partition)
             for topic in topics
@@ -210,10 +229,6 @@ def count_messages(settings: Settings, topics: list[str]) -> dict[str, int]:
         ]
         ends = consumer.end_offsets(partitions)
         starts = consumer.beginning_offsets(partitions)
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, "counting messages") from exc
-    finally:
-        consumer.close()
     counts = dict.fromkeys(topics, 0)
     for tp in partitions:
         counts[tp.topic] += ends[tp] - starts[tp]

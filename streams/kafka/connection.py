@@ -2,10 +2,12 @@
 (bootstrap servers, SASL login, a client id), whatever its family: kafka-python for the producer,
 the admin and the command-line consumers, aiokafka for history reads and the worker's registry
 follower, Faust (aiokafka underneath) for the worker. The clients' errors become `BrokerError`
-here too, `raise ... from` the client's own."""
+here too (`kafka_errors`), raised from the client's own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +20,15 @@ from streams.errors import BrokerError
 from streams.settings import SASL_MECHANISM, Settings
 
 CLIENT_ERRORS = (kafka.errors.KafkaError, aiokafka.errors.KafkaError)
-"""The base errors of both client families: catch these, then `raise broker_error(...)`."""
+"""The base errors of both client families."""
+
+REFUSALS = (
+    kafka.errors.TopicAuthorizationFailedError,
+    kafka.errors.GroupAuthorizationFailedError,
+    aiokafka.errors.TopicAuthorizationFailedError,
+    aiokafka.errors.GroupAuthorizationFailedError,
+)
+"""Kafka refused the user a right it lacks: only an operator's grant helps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,18 @@ class Connection:
     def faust_broker(self) -> str:
         """The broker list in Faust's form: `kafka://host1:9092;host2:9092`."""
         return "kafka://" + ";".join(self.bootstrap_servers)
+
+    def faust_options(self) -> dict[str, Any]:
+        """A Faust app's `broker` and `broker_credentials` (Faust builds its aiokafka clients)."""
+        # Imported here: Faust takes long to import, and only the worker needs it.
+        from faust import SASLCredentials  # noqa: PLC0415
+
+        credentials = None
+        if self.username:
+            credentials = SASLCredentials(
+                username=self.username, password=self.password, mechanism=SASL_MECHANISM
+            )
+        return {"broker": self.faust_broker, "broker_credentials": credentials}
 
     def client_options(self, client_id: str) -> dict[str, Any]:
         """What every kafka-python or aiokafka client is built with."""
@@ -106,11 +128,21 @@ def aiokafka_consumer(settings: Settings, client_id: str, **options: Any) -> AIO
     return AIOKafkaConsumer(**Connection.of(settings).client_options(client_id), **options)
 
 
-def broker_error(exc: Exception, doing: str, hint: str = "") -> BrokerError:
-    """`exc`, from either client family, as the error a user reads: `<doing> failed: <why><hint>`,
-    retriable when the client says a retry can help."""
-    retriable = bool(getattr(exc, "retriable", False))
-    return BrokerError(f"{doing} failed: {exc}{hint}", retriable=retriable)
+@contextmanager
+def kafka_errors(doing: str, hint: str = "", refused: str | None = None) -> Iterator[None]:
+    """Either client family's error in the block, raised as `BrokerError`: `<doing> failed:
+    <the client's words><hint>`, or `refused` alone when Kafka refused the user a right."""
+    try:
+        yield
+    except CLIENT_ERRORS as exc:
+        if refused is not None and isinstance(exc, REFUSALS):
+            raise BrokerError(refused) from exc
+        raise BrokerError(f"{doing} failed: {exc}{hint}", retriable=retriable(exc)) from exc
+
+
+def retriable(exc: BaseException) -> bool:
+    """Whether the client that raised `exc` judges that the same request may succeed later."""
+    return bool(getattr(exc, "retriable", False))
 
 
 def unreachable(connection: Connection, exc: Exception) -> BrokerError:

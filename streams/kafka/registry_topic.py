@@ -13,23 +13,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from pathlib import Path
 
 import kafka
 from aiokafka import TopicPartition
-from kafka.errors import TopicAuthorizationFailedError
 
 from agents.core.errors import RegistryError
 from agents.core.registry import Registry, parse_registry, read_registry
 from schemas.topics import REGISTRY_TOPIC
-from streams.errors import BrokerError
 from streams.kafka.admin import create_topics, read_to_end
 from streams.kafka.connection import (
-    CLIENT_ERRORS,
     Connection,
     aiokafka_consumer,
-    broker_error,
     kafka_consumer,
+    kafka_errors,
     kafka_producer,
 )
 from streams.settings import Settings
@@ -45,12 +43,8 @@ def publish(settings: Settings, path: Path) -> Registry:
     registry, text = read_registry(path)
     create_topics(settings, registry)
     producer = kafka_producer(settings, "aduan-registry-publisher")
-    try:
+    with closing(producer), kafka_errors("publishing the registry"):
         producer.send(REGISTRY_TOPIC, key=_KEY, value=text.encode()).get(timeout=30)
-    except CLIENT_ERRORS as exc:
-        raise broker_error(exc, "publishing the registry") from exc
-    finally:
-        producer.close()
     return registry
 
 
@@ -113,15 +107,12 @@ class RegistryFollower:
         newest = None
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            try:
+            refused = (
+                f"{self.user} may not read {REGISTRY_TOPIC}, which the X producer follows; "
+                "give it the right with `aduan services grant producer` (as admin)"
+            )
+            with kafka_errors(f"following {REGISTRY_TOPIC}", refused=refused):
                 batches = self.consumer.poll(timeout_ms=max(1, int(left * 1000)))
-            except TopicAuthorizationFailedError as exc:
-                raise BrokerError(
-                    f"{self.user} may not read {REGISTRY_TOPIC}, which the X producer follows; "
-                    "give it the right with `aduan services grant producer` (as admin)"
-                ) from exc
-            except CLIENT_ERRORS as exc:
-                raise broker_error(exc, f"following {REGISTRY_TOPIC}") from exc
             for records in batches.values():
                 for record in records:
                     newest = _parse(record.value, record.offset) or newest

@@ -15,9 +15,9 @@ from agents.core.registry import Registry
 from streams.compat.kafka_connected import broker_connected
 from streams.kafka.connection import Connection, kafka_producer
 from streams.kafka.registry_topic import RegistryFollower, registry_in_force
-from streams.metrics_registry import new_registry
+from streams.metrics.producer import ProducerMetrics
+from streams.metrics.registry import new_registry
 from streams.producer.http import serve
-from streams.producer.metrics import ProducerMetrics
 from streams.producer.sink import RawSink, produce_lines
 from streams.settings import Settings
 from streams.x.api import count_responses

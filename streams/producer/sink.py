@@ -6,12 +6,12 @@ import time
 from collections.abc import Iterable
 
 from kafka import KafkaProducer
-from kafka.errors import TopicAuthorizationFailedError
 
 from agents.core.split import split_line
 from schemas.topics import RAW_TOPIC
 from streams.errors import BrokerError
-from streams.producer.metrics import ProducerMetrics
+from streams.kafka.connection import REFUSALS, retriable
+from streams.metrics.producer import ProducerMetrics
 
 
 class RawSink:
@@ -39,17 +39,20 @@ class RawSink:
 
     def flush(self) -> None:
         self.producer.flush()
-        if any(isinstance(error, TopicAuthorizationFailedError) for error in self.failures):
+        refusals = [error for error in self.failures if isinstance(error, REFUSALS)]
+        if refusals:
             raise BrokerError(
                 f"Kafka refused the posts: {self.user} may not write to {RAW_TOPIC}; run the "
                 "producer with the login `aduan services grant producer` makes"
-            )
+            ) from refusals[0]
         if self.failures:
+            first = self.failures[0]
             raise BrokerError(
                 f"{len(self.failures)} of {self.sent} posts were not acknowledged by Kafka; "
-                f"first error: {self.failures[0]}. Sending the same input again is safe: the "
-                "worker drops duplicates."
-            )
+                f"first error: {first}. Sending the same input again is safe: the "
+                "worker drops duplicates.",
+                retriable=retriable(first),
+            ) from first
 
 
 # `--rate` sleeps once it is this far ahead, so posts go out in steps of 10 ms: a sleep after

@@ -9,7 +9,7 @@ from schemas.topics import APP_ID
 from streams.compat.tables import SafeTableManager
 from streams.compat.transport import App
 from streams.kafka.connection import Connection
-from streams.settings import SASL_MECHANISM, Settings
+from streams.settings import Settings
 
 # The most a produce batch holds for one partition; aiokafka's default is 16 kB. aiokafka sends
 # one batch a partition at a time, so with 16 kB (about 20 complaint events) the busiest agency's
@@ -22,15 +22,9 @@ PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings) -> faust.App:
-    connection = Connection.of(settings)
-    credentials = None
-    if connection.username:
-        credentials = faust.SASLCredentials(
-            username=connection.username, password=connection.password, mechanism=SASL_MECHANISM
-        )
     return App(
         APP_ID,
-        broker=connection.faust_broker,
+        **Connection.of(settings).faust_options(),
         datadir=str(settings.worker_dir),
         web_port=settings.web_port,
         web_host="localhost",
@@ -50,6 +44,5 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.worker_session_timeout / 3,
         autodiscover=False,
         store="memory://",
-        broker_credentials=credentials,
         TableManager=SafeTableManager,
     )

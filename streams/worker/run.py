@@ -13,9 +13,9 @@ from agents.route_metrics import RoutingMetrics
 from schemas.topics import RAW_TOPIC
 from streams.compat.guard import check_versions
 from streams.compat.stream_sleep import take_waiting_events_at_once
-from streams.kafka import registry_topic as registry_sync
+from streams.kafka import registry_topic
 from streams.kafka.admin import ensure_topics, routing_specs
-from streams.metrics_registry import new_registry
+from streams.metrics.registry import new_registry
 from streams.settings import Settings
 from streams.worker import web as worker_web
 from streams.worker.app import create_app
@@ -32,7 +32,7 @@ def run_worker(settings: Settings) -> None:
     # next metadata refresh, minutes later.
     registry = load_registry(settings.registry_file())
     ensure_routing_topics(settings, registry)
-    published, offset = registry_sync.latest_published(settings)
+    published, offset = registry_topic.latest_published(settings)
     if published is not None and published.version != registry.version:
         registry = published
         ensure_routing_topics(settings, registry)
@@ -52,7 +52,7 @@ def run_worker(settings: Settings) -> None:
         routing.use(new)
 
     async def follow_registry() -> None:
-        await registry_sync.follow(settings, offset, apply)
+        await registry_topic.follow(settings, offset, apply)
 
     app.task(follow_registry)
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from agents.core.registry import Registry
 from streams.errors import XRefusedError
-from streams.producer.metrics import ProducerMetrics
+from streams.metrics.producer import ProducerMetrics
 
 Sink = Callable[[bytes | None, bytes], None]
 """Takes (key, value) of one post for `mentions.raw`."""

@@ -7,8 +7,8 @@ from kafka import KafkaProducer
 
 from schemas.topics import CHECKPOINT_TOPIC
 from streams.kafka.admin import read_to_end
-from streams.kafka.connection import CLIENT_ERRORS, broker_error
-from streams.producer.metrics import ProducerMetrics
+from streams.kafka.connection import kafka_errors
+from streams.metrics.producer import ProducerMetrics
 from streams.settings import Settings
 
 
@@ -25,12 +25,10 @@ class KafkaCheckpoints:
 
     def put(self, account_id: str, since_id: str) -> None:
         """Stores synchronously: the checkpoint is durable when this returns."""
-        try:
+        with kafka_errors(f"storing the checkpoint of account {account_id}"):
             self.producer.send(
                 CHECKPOINT_TOPIC, key=account_id.encode(), value=since_id.encode()
             ).get(timeout=30)
-        except CLIENT_ERRORS as exc:
-            raise broker_error(exc, f"storing the checkpoint of account {account_id}") from exc
         self.since[account_id] = since_id
         self.metrics.checkpoint_time.labels(account_id).set_to_current_time()
 

@@ -58,7 +58,7 @@ def poll_once(
                         produced += 1
             except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
                 what = f"the mentions timeline of @{account.username}"
-                raise refused(exc.response.status_code, what) from None
+                raise refused(exc.response.status_code, what) from exc
             flush()
             if newest is not None:
                 checkpoints.put(account.id, newest)

@@ -13,7 +13,7 @@ import tweepy
 
 from agents.core.registry import Registry
 from agents.core.split import split_line
-from streams.producer.metrics import NOTICE_TITLES, ProducerMetrics
+from streams.metrics.producer import NOTICE_TITLES, ProducerMetrics
 from streams.x.api import (
     FIELDS,
     REFUSED,
@@ -49,7 +49,7 @@ def sync_rules(client: tweepy.StreamingClient, registry: Registry) -> None:
         if missing:
             client.add_rules(missing)
     except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
-        raise refused(exc.response.status_code, "the filtered stream's rules") from None
+        raise refused(exc.response.status_code, "the filtered stream's rules") from exc
     log.info("stream rules: %d kept, %d deleted, %d added", len(have & wanted), len(stale),
              len(missing))  # fmt: skip
 

@@ -21,7 +21,7 @@ from schemas.topics import RAW_TOPIC
 from streams.cli import main
 from streams.kafka.admin import count_messages, create_topics, read_to_end
 from streams.kafka.connection import Connection, kafka_producer
-from streams.producer.metrics import ProducerMetrics
+from streams.metrics.producer import ProducerMetrics
 from streams.producer.sink import RawSink
 from streams.settings import Settings
 from streams.x.checkpoints import KafkaCheckpoints

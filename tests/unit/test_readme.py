@@ -22,6 +22,23 @@ _HEADING = re.compile(r"#{1,6}\s+(.*)")
 _PATH = re.compile(r"`((?:agents|streams|schemas|deploy|docs|bench|tests|\.ci)/[^`\s]*)`")
 
 
+# A path in a command of a fenced block, e.g. `python3 bench/route_bench.py`.
+_COMMAND_PATH = re.compile(
+    r"(?<![\w./-])((?:agents|streams|schemas|deploy|docs|bench|tests|\.ci)/[\w./:-]*\w)"
+)
+
+
+def _fenced(path: Path) -> list[str]:
+    """The lines of a Markdown file inside fenced code blocks."""
+    lines, fenced = [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            lines.append(line)
+    return lines
+
+
 def _prose(path: Path) -> list[str]:
     """The lines of a Markdown file outside fenced code blocks."""
     lines, fenced = [], False
@@ -119,3 +136,13 @@ def _exists(path: str) -> bool:
 def test_every_path_named_in_code_exists(page: Path) -> None:
     missing = [path for line in _prose(page) for path in _PATH.findall(line) if not _exists(path)]
     assert not missing, f"{page.relative_to(ROOT)} names paths that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("page", [README, *GUIDES], ids=lambda page: page.name)
+def test_every_path_in_a_command_exists(page: Path) -> None:
+    missing = [
+        path for line in _fenced(page) for path in _COMMAND_PATH.findall(line) if not _exists(path)
+    ]
+    assert not missing, (
+        f"{page.relative_to(ROOT)}'s commands name paths that do not exist: {missing}"
+    )

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from agents.route_metrics import RoutingMetrics
 from streams.compat.sensors import faust_sensors
-from streams.producer.metrics import ProducerMetrics
+from streams.metrics.producer import ProducerMetrics
 from streams.worker.web import ConsumerLag
 from tests.unit.deploy.deploy_files import (
     ALERTS_TEST,
@@ -31,7 +31,7 @@ from tests.unit.deploy.deploy_files import (
 )
 
 # Series names a family of each type exposes. `_created` is left out: both processes disable
-# it (streams.metrics_registry.new_registry), so a query reading it would find nothing.
+# it (streams.metrics.registry.new_registry), so a query reading it would find nothing.
 SUFFIXES = {
     "counter": ("_total",),
     "gauge": ("",),

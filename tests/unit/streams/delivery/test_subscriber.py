@@ -14,8 +14,9 @@ import orjson
 import pytest
 from kafka import TopicPartition
 
+from schemas.topics import agency_group
 from streams.delivery import subscriber
-from streams.delivery.subscriber import _copy, _StartAt, agency_group, for_terminal
+from streams.delivery.subscriber import _copy, _StartAt, for_terminal
 
 # An author name that sets the window title and clears the screen, a text with a C1 CSI, DEL,
 # a right-to-left override and a line separator: orjson escapes the C0 controls only.
@@ -164,6 +165,12 @@ class Seeks:
     def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         self.calls.append(("beginning", *partitions))
 
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.calls.append(("offset", partition, offset))
+
+    def seek_to_end(self, partition: TopicPartition) -> None:
+        self.calls.append(("end", partition))
+
 
 P0, P1, P2 = (TopicPartition("complaints.bpk-jateng", p) for p in range(3))
 
@@ -174,3 +181,11 @@ def test_from_beginning_rewinds_each_partition_once() -> None:
     start.on_partitions_assigned([P0, P1])
     start.on_partitions_assigned([P0, P1, P2])  # a rebalance: P0 and P1 are being read already
     assert consumer.calls == [("beginning", P0, P1), ("beginning", P2)]
+
+
+def test_since_moves_each_partition_once_to_its_offset_or_its_end() -> None:
+    consumer = Seeks()
+    start = _StartAt(consumer, since={P0: 40, P1: None, P2: 7})
+    start.on_partitions_assigned([P0, P1])
+    start.on_partitions_assigned([P0, P1, P2])
+    assert consumer.calls == [("offset", P0, 40), ("end", P1), ("offset", P2, 7)]

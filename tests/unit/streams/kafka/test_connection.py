@@ -1,5 +1,5 @@
-"""`streams.kafka.connection`: every client from one connection config, and the clients' errors
-as aduan's `BrokerError`."""
+"""`streams.kafka.connection`: every client from one connection config, and both client families'
+errors as aduan's `BrokerError`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from streams.errors import BrokerError
 from streams.kafka import connection
-from streams.kafka.connection import Connection, broker_error, kafka_admin, kafka_consumer
+from streams.kafka.connection import Connection, kafka_admin, kafka_consumer, kafka_errors
 from streams.settings import Settings
 
 
@@ -33,24 +33,48 @@ def test_every_client_gets_the_servers_its_id_and_the_login() -> None:
     ("error", "retriable"),
     [
         (kafka.errors.KafkaTimeoutError("no answer"), True),
-        (kafka.errors.TopicAuthorizationFailedError("denied"), False),
+        (kafka.errors.UnknownTopicOrPartitionError("gone"), True),
+        (kafka.errors.InvalidTopicError("bad name"), False),
         (aiokafka.errors.KafkaConnectionError("connection reset"), True),
-        (aiokafka.errors.TopicAuthorizationFailedError("denied"), False),
+        (aiokafka.errors.RecordTooLargeError("too big"), False),
     ],
 )
-def test_both_client_families_translate_with_whether_a_retry_can_help(
+def test_both_client_families_become_a_broker_error_saying_whether_a_retry_can_help(
     error: Exception, retriable: bool
 ) -> None:
-    translated = broker_error(error, "reading mentions.raw")
-    assert isinstance(translated, BrokerError)
-    assert str(translated).startswith(f"reading mentions.raw failed: {error}")
-    assert translated.retriable is retriable
+    with pytest.raises(BrokerError) as raised, kafka_errors("reading mentions.raw", "; try X"):
+        raise error
+    assert str(raised.value) == f"reading mentions.raw failed: {error}; try X"
+    assert raised.value.retriable is retriable
+    assert raised.value.__cause__ is error
 
 
-def test_both_client_families_are_caught_by_client_errors() -> None:
-    for error in (kafka.errors.KafkaError("a"), aiokafka.errors.KafkaError("b")):
-        with pytest.raises(connection.CLIENT_ERRORS):
-            raise error
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        kafka.errors.TopicAuthorizationFailedError("denied"),
+        kafka.errors.GroupAuthorizationFailedError("denied"),
+        aiokafka.errors.TopicAuthorizationFailedError("denied"),
+    ],
+)
+def test_a_refused_right_is_told_with_who_grants_it(refusal: Exception) -> None:
+    with pytest.raises(BrokerError) as raised, kafka_errors("reading x", refused="ask an operator"):
+        raise refusal
+    assert str(raised.value) == "ask an operator"
+    assert not raised.value.retriable
+
+
+def test_a_refused_right_without_its_own_message_is_told_like_any_other_error() -> None:
+    with (
+        pytest.raises(BrokerError, match=r"^reading x failed: .*denied"),
+        kafka_errors("reading x"),
+    ):
+        raise kafka.errors.TopicAuthorizationFailedError("denied")
+
+
+def test_errors_of_our_own_pass_through_untouched() -> None:
+    with pytest.raises(ValueError, match="not Kafka's"), kafka_errors("reading x"):
+        raise ValueError("not Kafka's")
 
 
 def test_a_cluster_out_of_reach_is_named_with_how_to_reach_it(
@@ -82,3 +106,12 @@ def test_clients_are_built_with_the_connection_options(monkeypatch: pytest.Monke
             "enable_auto_commit": False,
         }
     ]
+
+
+def test_the_worker_gets_the_same_servers_and_login_in_faust_form() -> None:
+    options = Connection(("a:9092", "b:9093"), "worker", "pw").faust_options()
+    assert options["broker"] == "kafka://a:9092;b:9093"
+    credentials = options["broker_credentials"]
+    assert (credentials.username, credentials.password) == ("worker", "pw")
+    assert credentials.mechanism.value == "SCRAM-SHA-512"
+    assert Connection(("a:9092",)).faust_options()["broker_credentials"] is None

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from agents.core.registry import Registry, load_registry, parse_registry
-from streams.producer.metrics import ProducerMetrics
+from streams.metrics.producer import ProducerMetrics
 from streams.x.stream import stream_rules
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -90,7 +90,7 @@ def stream_message(post_id: str, tag: str = "kejati-jateng") -> bytes:
 
 
 class Published:
-    """Registry versions handed to a source as `registry_sync.RegistryFollower` would."""
+    """Registry versions handed to a source as `registry_topic.RegistryFollower` would."""
 
     def __init__(self, *versions: Registry) -> None:
         self.versions: queue.Queue[Registry] = queue.Queue()

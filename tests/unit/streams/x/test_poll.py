@@ -15,7 +15,7 @@ from responses import matchers
 
 from agents.core.registry import Registry
 from streams.errors import XRefusedError
-from streams.producer.metrics import ProducerMetrics
+from streams.metrics.producer import ProducerMetrics
 from streams.x.api import count_responses
 from streams.x.poll import poll_forever, poll_once
 from tests.unit.streams.x.payloads import (

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from responses import matchers
 
 from streams.errors import XRefusedError
-from streams.producer.metrics import ProducerMetrics
+from streams.metrics.producer import ProducerMetrics
 from streams.x.stream import MentionStream, run_stream, stream_rules, sync_rules
 from tests.unit.streams.x.payloads import (
     REGISTRY,

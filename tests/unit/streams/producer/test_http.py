@@ -1,4 +1,4 @@
-"""`streams.producer.metrics`: the producer's endpoints and its X API response counting."""
+"""`streams.producer.http`: the producer's endpoints."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import urllib.request
 import pytest
 
 from agents.core.errors import ConfigError
-from streams.metrics_registry import new_registry
+from streams.metrics.producer import ProducerMetrics
+from streams.metrics.registry import new_registry
 from streams.producer.http import serve
-from streams.producer.metrics import ProducerMetrics
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -58,14 +58,3 @@ def test_a_busy_port_is_a_config_error_naming_the_setting() -> None:
         taken.listen()
         with pytest.raises(ConfigError, match="ADUAN_PRODUCER_WEB_PORT"):
             serve(taken.getsockname()[1], metrics.registry, lambda: True)
-
-
-def test_x_api_statuses_are_counted_and_429_is_a_rate_limit_wait() -> None:
-    metrics = ProducerMetrics(new_registry(), "x-poll")
-    for status in (200, 429, 503, 429):
-        metrics.http_status(status)
-    registry = metrics.registry
-    assert registry.get_sample_value("aduan_x_api_errors_total", {"status": "429"}) == 2
-    assert registry.get_sample_value("aduan_x_api_errors_total", {"status": "503"}) == 1
-    assert registry.get_sample_value("aduan_x_api_errors_total", {"status": "200"}) is None
-    assert registry.get_sample_value("aduan_x_rate_limit_waits_total") == 2
