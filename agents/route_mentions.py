@@ -19,6 +19,7 @@ import orjson
 from faust.types.windows import WindowRange
 from faust.windows import TumblingWindow
 
+from agents.core.cases import CaseBook
 from agents.core.registry import Registry
 from agents.core.route import Emit, Router, SeenPosts
 from agents.core.verify import VerificationPolicy
@@ -123,14 +124,18 @@ class Routing:
         seen: SeenPosts,
         registry: Registry,
         metrics: RoutingMetrics,
+        cases: CaseBook | None = None,
     ) -> None:
         self.policy = policy
         self.seen = seen
         self.metrics = metrics
+        self.cases = cases
         self.use(registry)
 
     def use(self, registry: Registry) -> None:
-        self.router: Router = Router(registry, self.policy, self.seen)
+        if self.cases is not None:
+            self.cases.registry = registry
+        self.router: Router = Router(registry, self.policy, self.seen, self.cases)
         self.metrics.use_registry(registry)
         log.info("routing with registry %s: %d agencies", registry.version, len(registry.agencies))
 
@@ -143,6 +148,8 @@ class Routing:
 # batch to be routed: hence a short window (docs/decisions/0010-route-a-batch-at-a-time.md).
 BATCH_MAX = 500
 BATCH_WAIT = 0.005
+OVERDUE_EVERY = 60.0
+"""Seconds between two looks for cases past their deadline."""
 
 
 class Undecoded(faust.Schema[bytes | None, bytes | None]):
@@ -174,11 +181,15 @@ class Changelog(Protocol):
 
 
 def add_route_mentions(
-    app: faust.App, routing: Routing, raw_topic: str, changelog: Changelog
+    app: faust.App, routing: Routing, raw_topic: str, *changelogs: Changelog
 ) -> faust.types.AgentT[Any]:
-    """Register the `route_mentions` agent on `app`; it also sends `changelog`'s records."""
+    """Register the `route_mentions` agent on `app`, and the timer that tells overdue cases; both
+    send the records of `changelogs` (the dedup table's, the case threads')."""
     source = app.topic(raw_topic, schema=Undecoded())
     metrics = routing.metrics
+    # The timer's changes to the case threads must not land in a batch the agent is still
+    # filling: their changelog records would ride with another batch's commit.
+    turn = asyncio.Lock()
 
     async def route_one(
         event: faust.types.EventT[bytes], batches: Batches, posted: list[float]
@@ -188,7 +199,8 @@ def add_route_mentions(
         message = event.message
         emits = routing.router.route_message(message.value or b"", source_of(message))
         for topic, key, value in emits:
-            await batches.add(topic, None if key is None else key.encode(), orjson.dumps(value))
+            encoded = None if value is None else orjson.dumps(value)
+            await batches.add(topic, None if key is None else key.encode(), encoded)
             if topic.startswith(COMPLAINT_TOPIC_PREFIX):
                 posted.append(message.timestamp)
         return emits
@@ -213,8 +225,7 @@ def add_route_mentions(
             set_current_event(event)
             routed.append(await route_one(event, batches, posted))
         metrics.count(routed)
-        for partition, key, value in changelog.take_changelog():
-            await batches.add(changelog.changelog_topic, key, value, partition)
+        await send_changelogs(batches, changelogs)
         return posted, await batches.send()
 
     # concurrency 1: faust issue #606 loses messages when an agent runs with more
@@ -226,7 +237,8 @@ def add_route_mentions(
         # `finally`: also when the body raised, sent or not.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WAIT):
             try:
-                posted, sent = await route_batch(events)
+                async with turn:
+                    posted, sent = await route_batch(events)
             except Exception as error:
                 _stop_before_commit(
                     f"routing or sending a batch of {len(events)} posts failed: {error!r}",
@@ -234,7 +246,31 @@ def add_route_mentions(
                 )
             sent.add_done_callback(partial(_observe_latency, metrics, posted))
 
+    async def look_for_overdue() -> None:
+        if routing.cases is not None:
+            async with turn:
+                await tell_overdue(app, routing.cases, changelogs)
+
+    app.timer(OVERDUE_EVERY)(look_for_overdue)
     return route_mentions
+
+
+async def tell_overdue(
+    app: faust.App, cases: CaseBook, changelogs: Sequence[Changelog]
+) -> asyncio.Future[list[Any]]:
+    """Send the new states of the cases whose deadline passed since the last look, with the
+    case threads' changelog records; the acknowledgement of it all."""
+    batches = Batches(aiokafka_producer(app), on_delivery=_stop_if_refused)
+    for topic, key, value in cases.overdue():
+        await batches.add(topic, key.encode(), None if value is None else orjson.dumps(value))
+    await send_changelogs(batches, changelogs)
+    return await batches.send()
+
+
+async def send_changelogs(batches: Batches, changelogs: Sequence[Changelog]) -> None:
+    for changelog in changelogs:
+        for partition, key, value in changelog.take_changelog():
+            await batches.add(changelog.changelog_topic, key, value, partition)
 
 
 def _observe_latency(

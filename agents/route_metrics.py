@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from agents.core.registry import Registry
 from agents.core.route import Emit
 from schemas.events import Complaint, Rejection, RejectionReason
-from schemas.topics import DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED, UNROUTED_TOPIC
+from schemas.topics import CASES_TOPIC, DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED, UNROUTED_TOPIC
 
 OUTCOMES = ("routed", "unrouted", "rejected", "dead_letter")
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -90,6 +90,8 @@ class RoutingMetrics:
                 elif topic == UNROUTED_TOPIC:
                     outcomes["unrouted"] += 1
                     agencies[UNROUTED] += 1
+                elif topic == CASES_TOPIC:
+                    continue  # a case's state, not a post's outcome
                 else:
                     complaint = cast(Complaint, event)
                     routed.add(complaint["tweet_id"])

@@ -14,10 +14,11 @@ class RoutedLine(TypedDict):
 
     topic: str
     key: str | None
-    value: Event
+    value: Event | None
+    """None: a tombstone, as the live pipeline sends for a case merged into another."""
 
 
-def encode_routed_line(topic: str, key: str | None, event: Event) -> bytes:
+def encode_routed_line(topic: str, key: str | None, event: Event | None) -> bytes:
     """`{"topic": ..., "key": ..., "value": ...}` and a newline."""
     line: RoutedLine = {"topic": topic, "key": key, "value": event}
     return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)

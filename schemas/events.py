@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, Protocol, TypedDict
 
 # Bumped on any change a consumer could notice; consumers read it to pick a parser.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 RejectionReason = Literal[
     "duplicate", "retweet", "unknown_author", "agency_post", "unverified_author"
@@ -35,6 +35,8 @@ class Complaint(TypedDict):
     created_at: str | None
     conversation_id: str | None
     in_reply_to_user_id: str | None
+    in_reply_to_tweet_id: str | None
+    """The post this one replies to: a complaint, a follow-up or an agency's answer."""
     url: str
     registry_version: str
     schema_version: int
@@ -84,4 +86,30 @@ class DeadLetter(TypedDict):
     schema_version: int
 
 
-Event = Complaint | Rejection | DeadLetter
+CaseStatus = Literal["open", "overdue", "answered"]
+
+
+class Case(TypedDict):
+    """A complaint's case at one agency: whether and when the agency answered it on X."""
+
+    case_id: str
+    """The `complaint_id` of the complaint that opened the case."""
+    agency_id: str
+    citizen_id: str
+    opened_at: str
+    due_at: str
+    """00:00 WIB of the day after the agency's last working day to answer, in UTC."""
+    posts: list[str]
+    """The complaint posts' ids (the opening complaint, its revisions, the follow-ups), oldest
+    first."""
+    answers: int
+    first_answer_at: str | None
+    first_answer_tweet_id: str | None
+    working_days_to_answer: int | None
+    answered_on_time: bool | None
+    status: CaseStatus
+    registry_version: str
+    schema_version: int
+
+
+Event = Complaint | Rejection | DeadLetter | Case

@@ -23,6 +23,10 @@ UNROUTED = "unrouted"
 
 UNROUTED_TOPIC = COMPLAINT_TOPIC_PREFIX + UNROUTED
 
+CASES_TOPIC = "cases"
+"""Each case's current state, key `<agency-id>:<case_id>` (compacted: only the latest matters; a
+case merged into another gets a tombstone)."""
+
 CHECKPOINT_TOPIC = "aduan.x-poll.checkpoints"
 """The X poller's since_id per account (compacted: only the latest per account matters)."""
 
@@ -32,7 +36,7 @@ REGISTRY_TOPIC = "aduan.registry"
 APP_ID = "aduan"
 """The Faust app's id: the worker's consumer group, and the prefix of the topics Faust makes."""
 
-LIVE_PREFIXES = ("complaints", "mentions", "aduan")
+LIVE_PREFIXES = ("complaints", "mentions", "aduan", "cases")
 """The first dot-separated part of every live topic name; a replay's shadow topics avoid them."""
 
 

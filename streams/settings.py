@@ -23,6 +23,11 @@ ENVIRONMENT = (
     ("ADUAN_BROKER", "kafka://localhost:9092", "Kafka bootstrap servers (comma-separated)"),
     ("ADUAN_AGENCIES", "deploy/agencies.yaml", "agency registry file"),
     (
+        "ADUAN_CALENDAR",
+        "deploy/calendar.yaml",
+        "working-day calendar overrides (days off, working days)",
+    ),
+    (
         "ADUAN_VERIFIED_TYPES",
         ",".join(sorted(DEFAULT_VERIFIED_TYPES)),
         "verification types served (comma-separated)",
@@ -31,6 +36,7 @@ ENVIRONMENT = (
     ("ADUAN_TOPIC_REPLICAS", "1", "replication factor of each topic aduan creates"),
     ("ADUAN_RAW_RETENTION_MS", "-1", "retention of mentions.raw in ms (-1: keep forever)"),
     ("ADUAN_DEDUP_DAYS", "7", "days the worker remembers decided post ids"),
+    ("ADUAN_CASE_DAYS", "90", "days a case's posts are remembered for replies and answers"),
     ("ADUAN_WORKER_DIR", ".run/worker", "the worker's local state"),
     (
         "ADUAN_WORKER_SESSION_TIMEOUT",
@@ -55,12 +61,14 @@ ENVIRONMENT = (
 @dataclass(frozen=True, slots=True)
 class Settings:
     agencies: Path
+    calendar: Path
     policy: VerificationPolicy
     bootstrap_servers: tuple[str, ...]
     topic_partitions: int
     topic_replicas: int
     raw_retention_ms: int
     dedup_days: float
+    case_days: float
     worker_dir: Path
     worker_session_timeout: float
     web_port: int
@@ -72,17 +80,25 @@ class Settings:
     kafka_password: str = field(default="", repr=False)
     allow_unverified_versions: bool = False
     agencies_is_default: bool = False
+    calendar_is_default: bool = False
 
     def registry_file(self) -> Path:
         """`agencies`, once it is known to exist: the worker and the commands without
         `--agencies` read it."""
-        if self.agencies.is_file():
-            return self.agencies
-        where = "" if self.agencies.is_absolute() else f" in {Path.cwd()}"
-        setting = "its default" if self.agencies_is_default else "ADUAN_AGENCIES"
-        raise ConfigError(
-            f"ADUAN_AGENCIES: {setting} {self.agencies} is not a file{where}; set ADUAN_AGENCIES "
-            "to the agency registry's path (the checkout's deploy/agencies.yaml, or your own)"
+        return _existing_file(
+            self.agencies,
+            "ADUAN_AGENCIES",
+            self.agencies_is_default,
+            "the agency registry's path (the checkout's deploy/agencies.yaml, or your own)",
+        )
+
+    def calendar_file(self) -> Path:
+        """`calendar`, once it is known to exist."""
+        return _existing_file(
+            self.calendar,
+            "ADUAN_CALENDAR",
+            self.calendar_is_default,
+            "the working-day calendar's path (the checkout's deploy/calendar.yaml, or your own)",
         )
 
     @classmethod
@@ -104,6 +120,7 @@ class Settings:
 
         return cls(
             agencies=Path(get("ADUAN_AGENCIES")),
+            calendar=Path(get("ADUAN_CALENDAR")),
             policy=VerificationPolicy.from_names(
                 get("ADUAN_VERIFIED_TYPES").split(","), "ADUAN_VERIFIED_TYPES"
             ),
@@ -112,6 +129,7 @@ class Settings:
             topic_replicas=number("ADUAN_TOPIC_REPLICAS", int, 1),
             raw_retention_ms=number("ADUAN_RAW_RETENTION_MS", int, -1),
             dedup_days=number("ADUAN_DEDUP_DAYS", float, 1),
+            case_days=number("ADUAN_CASE_DAYS", float, 1),
             worker_dir=Path(get("ADUAN_WORKER_DIR")),
             # Kafka's group.min.session.timeout.ms is 6 s by default: a shorter one is refused.
             worker_session_timeout=number("ADUAN_WORKER_SESSION_TIMEOUT", float, 6),
@@ -128,7 +146,17 @@ class Settings:
                 get("ADUAN_ALLOW_UNVERIFIED_VERSIONS"), "ADUAN_ALLOW_UNVERIFIED_VERSIONS"
             ),
             agencies_is_default=not env.get("ADUAN_AGENCIES"),
+            calendar_is_default=not env.get("ADUAN_CALENDAR"),
         )
+
+
+def _existing_file(path: Path, name: str, is_default: bool, fix: str) -> Path:
+    """`path` if it is a file; otherwise an error naming setting `name` and what to set it to."""
+    if path.is_file():
+        return path
+    where = "" if path.is_absolute() else f" in {Path.cwd()}"
+    setting = "its default" if is_default else name
+    raise ConfigError(f"{name}: {setting} {path} is not a file{where}; set {name} to {fix}")
 
 
 def _flag(value: str, name: str) -> bool:

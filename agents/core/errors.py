@@ -11,3 +11,7 @@ class RegistryError(AduanError):
 
 class ConfigError(AduanError):
     """A setting or command-line option has an invalid value."""
+
+
+class CalendarError(AduanError):
+    """The working-day calendar file could not be read or is invalid."""

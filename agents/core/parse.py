@@ -140,6 +140,9 @@ def _v2_post(post: dict[str, Any], users: dict[str, dict[str, Any]], where: str)
     else:
         complaint_id, revision = read_edit_chain(chain, tweet_id, where)
     references = get("referenced_tweets")
+    is_retweet, replied_to = (
+        (False, None) if references is None else _v2_references(references, where)
+    )
     return Post(
         tweet_id,
         text,
@@ -147,12 +150,13 @@ def _v2_post(post: dict[str, Any], users: dict[str, dict[str, Any]], where: str)
         None if user is None else read_author(user, user["id"], "username", where),
         mentions,
         reply_to,
-        references is not None and _v2_is_retweet(references, where),
+        is_retweet,
         complaint_id,
         revision,
         lang,
         None if created_at is None else iso_utc(created_at, where),
         conversation_id,
+        replied_to,
     )
 
 
@@ -176,15 +180,20 @@ def _v2_mentions(entities: Any, where: str) -> list[tuple[str | None, str | None
     return found
 
 
-def _v2_is_retweet(references: Any, where: str) -> bool:
+def _v2_references(references: Any, where: str) -> tuple[bool, str | None]:
+    """(whether the post is a retweet, the id of the post it replies to)."""
     if type(references) is not list:
         raise PostError(f"{where}: referenced_tweets must be a list, got {kind(references)}")
-    for reference in references:
+    is_retweet, replied_to = False, None
+    for index, reference in enumerate(references):
         if type(reference) is not dict:
             raise PostError(f"{where}: referenced_tweets must hold objects")
-        if reference.get("type") == "retweeted":
-            return True
-    return False
+        kind_of = reference.get("type")
+        if kind_of == "retweeted":
+            is_retweet = True
+        elif kind_of == "replied_to":
+            replied_to = read_post_id(reference.get("id"), f"{where}: referenced_tweets[{index}]")
+    return is_retweet, replied_to
 
 
 def _parse_v1(tweet: dict[str, Any]) -> Post:
@@ -223,7 +232,13 @@ def _parse_v1(tweet: dict[str, Any]) -> Post:
         lang=opt_str(tweet, "lang", where),
         created_at=None if created_at is None else iso_utc(created_at, where),
         conversation_id=None,
+        in_reply_to_tweet_id=_v1_parent(tweet, where),
     )
+
+
+def _v1_parent(tweet: dict[str, Any], where: str) -> str | None:
+    parent = read_v1_id(tweet, "in_reply_to_status_id", where)
+    return None if parent is None else read_post_id(parent, f"{where}: in_reply_to_status_id")
 
 
 def _v1_mentions(source: dict[str, Any] | None, where: str) -> list[tuple[str | None, str | None]]:

@@ -24,6 +24,8 @@ class Post:
     lang: str | None
     created_at: str | None
     conversation_id: str | None
+    in_reply_to_tweet_id: str | None = None
+    """The post this one replies to."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,10 @@ ACCOUNT_ID = re.compile(r"[0-9]{1,20}")
 USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 # Names that already have a fixed complaints.* topic; an agency of that id would share it.
 RESERVED_AGENCY_IDS = frozenset({UNROUTED})
-_AGENCY_KEYS = frozenset({"id", "name", "accounts"})
+_AGENCY_KEYS = frozenset({"id", "name", "accounts", "answer_within_working_days"})
+ANSWER_WITHIN_WORKING_DAYS = 5
+"""LAPOR!'s national rule: an agency follows a report up within 5 working days."""
+_MOST_WORKING_DAYS = 60
 _ACCOUNT_KEYS = frozenset({"id", "username"})
 
 
@@ -35,6 +38,7 @@ class Agency:
     id: str
     name: str
     accounts: tuple[Account, ...]
+    answer_within_working_days: int = ANSWER_WITHIN_WORKING_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +153,13 @@ def _parse_agency(entry: Any, where: str) -> Agency:
     parsed = tuple(
         _parse_account(account, f"{where}: accounts[{i}]") for i, account in enumerate(accounts)
     )
-    return Agency(id=agency_id, name=name.strip(), accounts=parsed)
+    within = entry.get("answer_within_working_days", ANSWER_WITHIN_WORKING_DAYS)
+    if type(within) is not int or not 1 <= within <= _MOST_WORKING_DAYS:
+        raise RegistryError(
+            f"{where}: answer_within_working_days {within!r} is invalid; write a whole number of "
+            f"working days from 1 to {_MOST_WORKING_DAYS} (default {ANSWER_WITHIN_WORKING_DAYS})"
+        )
+    return Agency(agency_id, name.strip(), parsed, within)
 
 
 def _parse_account(entry: Any, where: str) -> Account:
@@ -181,12 +191,15 @@ def _check_keys(entry: dict[Any, Any], allowed: frozenset[str], where: str) -> N
 
 def _content_hash(agencies: list[Agency]) -> str:
     """Hash of the registry's meaning, so reformatting or comments do not change the version."""
-    canonical = [
-        {
+    canonical: list[dict[str, object]] = []
+    for agency in agencies:
+        meaning: dict[str, object] = {
             "id": agency.id,
             "name": agency.name,
             "accounts": [{"id": a.id, "username": a.username} for a in agency.accounts],
         }
-        for agency in agencies
-    ]
+        # The default leaves the hash as it was before the setting existed: same meaning.
+        if agency.answer_within_working_days != ANSWER_WITHIN_WORKING_DAYS:
+            meaning["answer_within_working_days"] = agency.answer_within_working_days
+        canonical.append(meaning)
     return hashlib.sha256(orjson.dumps(canonical)).hexdigest()[:16]

@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Protocol
 
+from agents.core.cases import CaseBook, case_post, thread_key
 from agents.core.parse import parse_line
 from agents.core.post import Malformed, Post
 from agents.core.registry import Registry
@@ -36,8 +38,8 @@ log = logging.getLogger(__name__)
 RAW_LIMIT = 64 * 1024
 """Characters of raw input kept in a dead letter; Kafka's default message limit is 1 MB."""
 
-Emit = tuple[str, str | None, Event]
-"""(topic, message key, event)."""
+Emit = tuple[str, str | None, Event | None]
+"""(topic, message key, event); a None event is a tombstone (a case merged into another)."""
 
 
 class SeenPosts(Protocol):
@@ -52,10 +54,18 @@ class Router:
     """Applies the decisions, in order: malformed, duplicate, retweet, unknown author,
     agency's own post, unverified author; then tags the addressed agencies and routes."""
 
-    def __init__(self, registry: Registry, policy: VerificationPolicy, seen: SeenPosts) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        policy: VerificationPolicy,
+        seen: SeenPosts,
+        cases: CaseBook | None = None,
+    ) -> None:
         self.registry = registry
         self.policy = policy
         self.seen = seen
+        self.cases = cases
+        """Case tracking, when the caller wants `cases` events too."""
         self._topics = {agency: complaint_topic(agency) for agency in registry.agency_ids}
 
     def route_line(
@@ -94,6 +104,9 @@ class Router:
                 "schema_version": SCHEMA_VERSION,
             }
             emits.append((REJECTED_TOPIC, post.tweet_id, rejection))
+            if verdict == "agency_post" and self.cases is not None and post.author_id:
+                agency = self.registry.agency_by_account_id[post.author_id]
+                self._track(post, (agency,), emits, by_agency=True)
             return
         agencies = addressed_agencies(post, self.registry)
         if not agencies:
@@ -111,6 +124,16 @@ class Router:
             if len(agencies) > 1:
                 complaint["co_addressed"] = [other for other in agencies if other != agency]
             emits.append((self._topics[agency], post.complaint_id, complaint))
+        if self.cases is not None:
+            self._track(post, agencies, emits, by_agency=False)
+
+    def _track(
+        self, post: Post, agencies: Iterable[str], emits: list[Emit], *, by_agency: bool
+    ) -> None:
+        assert self.cases is not None
+        tracked = case_post(post, agencies, by_agency)
+        if tracked is not None:
+            emits += self.cases.add(thread_key(post), tracked)
 
     def _judge(self, post: Post) -> RejectionReason | Author:
         """The reason to reject the post, or its author when it is to be served."""
@@ -142,6 +165,7 @@ class Router:
             "created_at": post.created_at,
             "conversation_id": post.conversation_id,
             "in_reply_to_user_id": post.in_reply_to_user_id,
+            "in_reply_to_tweet_id": post.in_reply_to_tweet_id,
             "url": f"https://x.com/{author['username']}/status/{post.tweet_id}",
             "registry_version": self.registry.version,
             "schema_version": SCHEMA_VERSION,

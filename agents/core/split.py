@@ -1,5 +1,7 @@
-"""One Kafka message per post: the producer's unit, keyed by post id so that the worker's memory
-of each post id lives in the same partition as the post."""
+"""One Kafka message per post: the producer's unit, keyed by the post's conversation (its own id
+when it has none), so that the posts of a thread, and every copy of a post, land in one partition:
+the worker's memory of each post id and its case tracking then live beside the posts
+(docs/decisions/0031-mentions-keyed-by-conversation.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def split_line(raw: bytes) -> list[tuple[bytes | None, bytes]]:
         return [(None, raw)]
     data = document.get("data")
     if type(data) is dict:
-        return [(_key(data.get("id")), raw)]
+        return [(_key(data.get("conversation_id") or data.get("id")), raw)]
     if type(data) is list:
         try:
             users = v2_users(document.get("includes"))
@@ -45,10 +47,10 @@ def _page_post(post: Any, users: dict[str, dict[str, Any]]) -> tuple[bytes | Non
         named |= {m.get("id") for m in entities["mentions"] if type(m) is dict}
     included = [user for user_id, user in users.items() if user_id in named]
     message = {"data": post, "includes": {"users": included}}
-    return _key(post.get("id")), orjson.dumps(message)
+    return _key(post.get("conversation_id") or post.get("id")), orjson.dumps(message)
 
 
-def _key(post_id: Any) -> bytes | None:
-    if type(post_id) is int:
-        post_id = str(post_id)
-    return post_id.encode() if type(post_id) is str and post_id else None
+def _key(key: Any) -> bytes | None:
+    if type(key) is int:
+        key = str(key)
+    return key.encode() if type(key) is str and key else None

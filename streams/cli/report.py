@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agents.core.errors import ConfigError
@@ -17,8 +18,9 @@ def add_to(commands: Commands) -> None:
         help="analyse the routed history: PNG charts, CSV tables and an HTML page",
         description=(
             "Complaints per agency per day, rejection reasons over time, share of verified "
-            "authors, multi-agency complaints, top conversation threads and routing latency "
-            "(--since only), from a file of events or from the live topics."
+            "authors, multi-agency complaints, top conversation threads, routing latency "
+            "(--since only) and the agencies' answers to their cases, from a file of events or "
+            "from the live topics. Days are WIB dates."
         ),
     )
     source = report.add_mutually_exclusive_group(required=True)
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         events, mentions = events_from_kafka(settings, Window(args.since, args.until))
         tables = build_tables(events, mentions)
         title = f"aduan report from {args.since.isoformat()} to {(args.until or 'now')}"
-    for path in write_report(tables, args.out, title):
+    # a case's state is its latest, so overdue is judged now, even for a window in the past
+    for path in write_report(tables, args.out, title, datetime.now(UTC)):
         print(path, file=sys.stderr)
     return 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 
 from streams.cli.options import (
     Commands,
     add_agencies_option,
     add_policy_option,
+    iso_time,
     open_stream,
     policy,
     registry,
@@ -22,22 +24,31 @@ def add_to(commands: Commands) -> None:
         help="route a JSON Lines file of mentions offline, as the live pipeline would",
         description=(
             "Apply the routing decisions to every line of INPUT and write one JSON line per event: "
-            '{"topic": ..., "key": ..., "value": {...}}. Per-topic counts go to stderr.'
+            '{"topic": ..., "key": ..., "value": {...}}, the states of the cases on topic cases '
+            "included. Per-topic counts go to stderr."
         ),
     )
     add_agencies_option(route)
     route.add_argument("--input", default="-", help="JSON Lines input, or - for stdin (default)")
     route.add_argument("--output", default="-", help="output file, or - for stdout (default)")
     add_policy_option(route)
+    route.add_argument(
+        "--now",
+        type=iso_time,
+        help="ISO 8601 time to judge cases overdue at (default: the current time)",
+    )
     route.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from agents.core.route import Router
+    from streams.cases import new_case_book
     from streams.route_file import route_file
 
     agencies = registry(args, settings)
-    router = Router(agencies, policy(args, settings), seen=set())
+    now = args.now or datetime.now(UTC)
+    cases = new_case_book(settings, agencies, lambda: now)
+    router = Router(agencies, policy(args, settings), seen=set(), cases=cases)
     with (
         open_stream(args.input, "rb", "input") as source,
         open_stream(args.output, "wb", "output") as sink,

@@ -22,6 +22,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,12 +36,14 @@ from agents.core.verify import VerificationPolicy
 from schemas.codec import encode_routed_line
 from schemas.events import source_of
 from schemas.topics import (
+    CASES_TOPIC,
     DEAD_LETTER_TOPIC,
     LIVE_PREFIXES,
     REJECTED_TOPIC,
     UNROUTED_TOPIC,
     complaint_topic,
 )
+from streams.cases import new_case_book
 from streams.errors import BrokerError
 from streams.history import diff as routing_diff
 from streams.history.window import Span, Window, find_spans, read_spans
@@ -68,7 +71,7 @@ def check_prefix(prefix: str) -> str:
 
 def shadow_topics(prefix: str, registry: Registry) -> list[str]:
     """The topics a replay with `registry` writes under `prefix`."""
-    names = [DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC]
+    names = [DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED_TOPIC, CASES_TOPIC]
     names += [complaint_topic(agency) for agency in registry.agency_ids]
     return [f"{prefix}.{name}" for name in names]
 
@@ -85,6 +88,8 @@ class Job:
     """Directory of the per-partition output files."""
     prefix: str | None
     """Shadow topics to write too, or None."""
+    now: datetime
+    """The time cases are judged overdue at: when the replay started."""
 
 
 @dataclass(slots=True)
@@ -113,7 +118,7 @@ def replay(job: Job, spans: list[Span], show: Callable[[int], None]) -> Outcome:
     Ctrl-C stops every process after its current batch; the outcome says how far each got."""
     if job.prefix is not None:
         topics = shadow_topics(job.prefix, job.registry)
-        ensure_topics(job.settings, [TopicSpec(name, {}) for name in topics])
+        ensure_topics(job.settings, [_shadow_spec(name) for name in topics])
     context = multiprocessing.get_context("fork")
     positions = context.RawArray("q", [span.start for span in spans])
     processes = [
@@ -175,12 +180,18 @@ def _run(job: Job, spans: list[Span], index: int, positions: Any) -> None:
         sys.exit(1)
 
 
+def _shadow_spec(name: str) -> TopicSpec:
+    compacted = name.endswith(f".{CASES_TOPIC}")
+    return TopicSpec(name, {"cleanup.policy": "compact"} if compacted else {})
+
+
 def part_file(parts: Path, span: Span) -> Path:
     return parts / f"{span.topic}-{span.partition:06d}.jsonl"
 
 
 async def _replay_span(job: Job, span: Span, index: int, positions: Any) -> None:
-    router = Router(job.registry, job.policy, seen=set())
+    cases = new_case_book(job.settings, job.registry, lambda: job.now)
+    router = Router(job.registry, job.policy, seen=set(), cases=cases)
     counts: Counter[str] = Counter()
     producer = None if job.prefix is None else kafka_producer(job.settings, "aduan-replay")
     failures: list[BaseException] = []
@@ -197,7 +208,7 @@ async def _replay_span(job: Job, span: Span, index: int, positions: Any) -> None
                             producer.send(
                                 f"{job.prefix}.{topic}",
                                 key=None if key is None else key.encode(),
-                                value=orjson.dumps(event),
+                                value=None if event is None else orjson.dumps(event),
                             ).add_errback(failures.append)
                 part.write(b"".join(lines))
                 positions[index] = chunk.next_offset

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,7 +56,8 @@ def run_replay(
     spans = find_spans(settings, [RAW_TOPIC], window)
     total = sum(span.size for span in spans)
     with tempfile.TemporaryDirectory(prefix="aduan-replay-") as parts:
-        job = replay.Job(settings, registry, policy, window, Path(parts), prefix)
+        now = datetime.now(UTC)
+        job = replay.Job(settings, registry, policy, window, Path(parts), prefix, now)
         with progress(total) as show:
             outcome = replay.replay(job, spans, show)
         if output is not None:

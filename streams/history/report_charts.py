@@ -12,10 +12,10 @@ matplotlib.use("Agg")  # no display on servers: draw to files only
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from streams.history.report_tables import Tables
+from streams.history.report_tables import Responses, Tables
 
 
-def draw(tables: Tables, out: Path) -> list[Path]:
+def draw(tables: Tables, responses: list[Responses], out: Path) -> list[Path]:
     """Every chart there is data for, as PNG files in `out`."""
     charts = [
         _stacked(
@@ -27,6 +27,7 @@ def draw(tables: Tables, out: Path) -> list[Path]:
         _verified_share(tables, out / "verified_share.png"),
         _multi_agency(tables, out / "agencies_per_complaint.png"),
         _latency(tables, out / "latency.png"),
+        _responses(responses, out / "responses.png"),
     ]
     return [chart for chart in charts if chart is not None]
 
@@ -84,6 +85,28 @@ def _latency(tables: Tables, path: Path) -> Path | None:
     axes.set_xlabel("seconds from mention to complaint in Kafka")
     axes.set_ylabel("complaints")
     axes.set_title("Routing latency")
+    return _save(figure, path)
+
+
+def _responses(responses: list[Responses], path: Path) -> Path | None:
+    if not responses:
+        return None
+    agencies = [row.agency for row in responses]
+    parts = [
+        ("answered on time", "tab:green", [row.answered_on_time for row in responses]),
+        ("answered late", "tab:orange", [row.answered - row.answered_on_time for row in responses]),
+        ("open", "tab:blue", [row.open for row in responses]),
+        ("overdue now", "tab:red", [row.overdue_now for row in responses]),
+    ]
+    figure, axes = plt.subplots(figsize=(10, 2 + 0.4 * len(agencies)))
+    left = [0] * len(agencies)
+    for label, colour, widths in parts:
+        axes.barh(agencies, widths, left=left, label=label, color=colour)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    axes.invert_yaxis()  # agencies read top to bottom in the table's order
+    axes.set_xlabel("cases")
+    axes.set_title("Answers to cases per agency")
+    axes.legend(fontsize="small", bbox_to_anchor=(1.01, 1), loc="upper left")
     return _save(figure, path)
 
 

@@ -1,8 +1,8 @@
 """The tables of `aduan report`, computed from routed events. Pure: no Kafka, no charts here.
 
-A post's day is its `created_at` date, else the date in its id (X post ids are snowflakes that
-carry their creation time), so that complaints and rejections share one time axis whether they
-come from Kafka or from a file.
+A post's day is its `created_at` date in WIB, else the WIB date in its id (X post ids are
+snowflakes that carry their creation time), so that complaints and rejections share one time axis
+whether they come from Kafka or from a file, and a day is the one the agencies work by.
 """
 
 from __future__ import annotations
@@ -11,22 +11,80 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from schemas.topics import COMPLAINT_TOPIC_PREFIX, DEAD_LETTER_TOPIC, REJECTED_TOPIC, UNROUTED
+from agents.core.workdays import wib_date
+from schemas.events import Case
+from schemas.topics import (
+    CASES_TOPIC,
+    COMPLAINT_TOPIC_PREFIX,
+    DEAD_LETTER_TOPIC,
+    REJECTED_TOPIC,
+    UNROUTED,
+)
 from streams.x.snowflake import post_time
 
 _TOP_THREADS = 10
 UNKNOWN_DAY = "unknown"
 
+Routed = tuple[str, str | None, Any, int | None]
+"""(topic, message key, event, Kafka timestamp in ms or None); a `cases` event of None is a
+tombstone, which only its key names."""
+
 
 def post_day(tweet_id: str, created_at: str | None = None) -> str:
-    """The UTC date a post was created, as YYYY-MM-DD."""
+    """The WIB date a post was created, as YYYY-MM-DD."""
     if created_at:
-        return created_at[:10]
+        return wib_date(datetime.fromisoformat(created_at)).isoformat()
     if tweet_id.isdigit() and int(tweet_id) >> 22:
-        return post_time(int(tweet_id)).date().isoformat()
+        return wib_date(post_time(int(tweet_id))).isoformat()
     return UNKNOWN_DAY
+
+
+@dataclass(frozen=True, slots=True)
+class Responses:
+    """How one agency answered its cases. `open` and `overdue_now` are the unanswered cases
+    before and past their deadline at the report's time; the working days are those of the
+    answered cases."""
+
+    agency: str
+    cases: int
+    answered: int
+    answered_on_time: int
+    share_on_time: float | None
+    median_working_days: float | None
+    p90_working_days: int | None
+    open: int
+    overdue_now: int
+
+
+def _responses(agency: str, cases: list[Case], now: datetime) -> Responses:
+    answered = [case for case in cases if case["status"] == "answered"]
+    on_time = sum(1 for case in answered if case["answered_on_time"])
+    overdue = sum(
+        1
+        for case in cases
+        if case["status"] == "overdue"
+        or (case["status"] == "open" and datetime.fromisoformat(case["due_at"]) <= now)
+    )
+    days = sorted(
+        case["working_days_to_answer"]
+        for case in answered
+        if case["working_days_to_answer"] is not None
+    )
+    return Responses(
+        agency=agency,
+        cases=len(cases),
+        answered=len(answered),
+        answered_on_time=on_time,
+        share_on_time=round(on_time / len(answered), 4) if answered else None,
+        median_working_days=float(statistics.median(days)) if days else None,
+        # nearest rank: the fewest working days that at least 90% of the answers took
+        p90_working_days=days[(9 * len(days) + 9) // 10 - 1] if days else None,
+        open=len(cases) - len(answered) - overdue,
+        overdue_now=overdue,
+    )
 
 
 @dataclass(slots=True)
@@ -48,6 +106,8 @@ class Tables:
     threads: dict[str, Thread] = field(default_factory=dict)
     latencies: dict[str, list[float]] = field(default_factory=dict)
     """Seconds from a mention's arrival in Kafka to its complaint's, per agency."""
+    cases: dict[str, Case] = field(default_factory=dict)
+    """Each case's latest state by key; a tombstone removes its case."""
     dead_letters: int = 0
 
     @property
@@ -72,17 +132,28 @@ class Tables:
             rows.append((agency, len(ordered), p50, p90, p99, round(ordered[-1], 3)))
         return rows
 
+    def responses(self, now: datetime) -> list[Responses]:
+        """Each agency's answers to its cases, with `now` as the time overdue is judged at."""
+        by_agency: dict[str, list[Case]] = {}
+        for case in self.cases.values():
+            by_agency.setdefault(case["agency_id"], []).append(case)
+        return [_responses(agency, cases, now) for agency, cases in sorted(by_agency.items())]
+
 
 def build_tables(
-    events: Iterable[tuple[str, Mapping[str, Any], int | None]],
-    mention_times: Mapping[str, int] | None = None,
+    events: Iterable[Routed], mention_times: Mapping[str, int] | None = None
 ) -> Tables:
-    """Tables of (topic, event, Kafka timestamp in ms or None) triples. `mention_times` maps
-    post ids to their mention's Kafka timestamp, for latencies."""
+    """Tables of routed events, in the order they were written. `mention_times` maps post ids to
+    their mention's Kafka timestamp, for latencies."""
     tables = Tables()
     seen: set[str] = set()
-    for topic, event, timestamp in events:
-        if topic == DEAD_LETTER_TOPIC:
+    for topic, key, event, timestamp in events:
+        if topic == CASES_TOPIC and key is not None:
+            if event is None:
+                tables.cases.pop(key, None)
+            else:
+                tables.cases[key] = event
+        elif topic == DEAD_LETTER_TOPIC:
             tables.dead_letters += 1
         elif topic == REJECTED_TOPIC:
             day = post_day(event["tweet_id"])

@@ -29,6 +29,7 @@ from agents.core.errors import ConfigError
 from agents.core.registry import Registry
 from schemas.topics import (
     APP_ID,
+    CASES_TOPIC,
     CHECKPOINT_TOPIC,
     COMPLAINT_TOPIC_PREFIX,
     DEAD_LETTER_TOPIC,
@@ -84,7 +85,7 @@ def _service_rights(service: str) -> Wanted:
     creates the pipeline's topics: `aduan topics create` and `aduan agencies sync` do, as
     admin."""
     if service == "worker":
-        outputs = [_topic(name) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC)]
+        outputs = [_topic(name) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, CASES_TOPIC)]
         outputs.append(_topics_starting(COMPLAINT_TOPIC_PREFIX))
         faust_topics = _topics_starting(f"{APP_ID}-")
         return [

@@ -11,6 +11,7 @@ from kafka import KafkaConsumer, TopicPartition
 from agents.core.errors import ConfigError
 from agents.core.registry import Registry
 from schemas.topics import (
+    CASES_TOPIC,
     CHECKPOINT_TOPIC,
     COMPLAINT_TOPIC_PREFIX,
     DEAD_LETTER_TOPIC,
@@ -51,8 +52,9 @@ def routing_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     raw = TopicSpec(RAW_TOPIC, {"retention.ms": str(settings.raw_retention_ms)})
     fixed = [TopicSpec(name, {}) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, UNROUTED_TOPIC)]
     agencies = [TopicSpec(complaint_topic(agency), {}) for agency in registry.agency_ids]
+    cases = TopicSpec(CASES_TOPIC, _COMPACTED)
     # One partition: readers take the registry's latest version from partition 0.
-    return [raw, *fixed, *agencies, TopicSpec(REGISTRY_TOPIC, _COMPACTED, 1)]
+    return [raw, *fixed, *agencies, cases, TopicSpec(REGISTRY_TOPIC, _COMPACTED, 1)]
 
 
 _COMPACTED = {"cleanup.policy": "compact"}

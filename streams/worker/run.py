@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from datetime import UTC, datetime
+from functools import partial
 
 import faust
 
+from agents.case_threads import CaseThreads
 from agents.core.registry import Registry, load_registry
 from agents.route_mentions import DecidedPosts, Routing, add_route_mentions
 from agents.route_metrics import RoutingMetrics
 from schemas.topics import RAW_TOPIC
+from streams.cases import new_case_book
 from streams.compat.guard import check_versions
 from streams.compat.stream_sleep import take_waiting_events_at_once
 from streams.kafka import registry_topic
@@ -24,6 +28,11 @@ from streams.worker.app import create_app
 def ensure_routing_topics(settings: Settings, registry: Registry) -> None:
     """The topics the worker reads and writes, created when missing."""
     ensure_topics(settings, routing_specs(settings, registry))
+
+
+def assigned_partitions(app: faust.App, topic: str) -> set[int]:
+    """The partitions of `topic` this worker reads now."""
+    return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
 
 
 def run_worker(settings: Settings) -> None:
@@ -44,8 +53,10 @@ def run_worker(settings: Settings) -> None:
     metrics = new_registry()
     worker_web.add_endpoints(app, metrics, RAW_TOPIC)
     seen = DecidedPosts(app, settings.dedup_days)
-    routing = Routing(settings.policy, seen, registry, RoutingMetrics(metrics))
-    add_route_mentions(app, routing, RAW_TOPIC, seen)
+    threads = CaseThreads(app, partial(assigned_partitions, app, RAW_TOPIC))
+    cases = new_case_book(settings, registry, partial(datetime.now, UTC), threads)
+    routing = Routing(settings.policy, seen, registry, RoutingMetrics(metrics), cases)
+    add_route_mentions(app, routing, RAW_TOPIC, seen, threads)
 
     async def apply(new: Registry) -> None:
         await asyncio.get_running_loop().run_in_executor(None, ensure_routing_topics, settings, new)

@@ -9,6 +9,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,9 +23,12 @@ from faust.serializers import codecs
 from faust.streams import _current_event
 from prometheus_client import CollectorRegistry
 
+from agents.case_threads import CaseThreads
+from agents.core.cases import CaseBook, CasePost
 from agents.core.registry import load_registry
 from agents.core.verify import VerificationPolicy
-from agents.route_mentions import DecidedPosts, Routing, add_route_mentions
+from agents.core.workdays import WorkCalendar
+from agents.route_mentions import DecidedPosts, Routing, add_route_mentions, tell_overdue
 from agents.route_metrics import RoutingMetrics
 from streams.settings import Settings
 from streams.worker.app import create_app
@@ -368,3 +372,77 @@ def test_a_batch_that_cannot_be_handed_to_the_producer_stops_the_worker(
     with pytest.raises(SystemExit) as stopped:
         asyncio.run(agent.fun(Stream([[complaint(1)]], producer)))  # type: ignore[arg-type]
     assert stopped.value.code == 75
+
+
+def test_an_unanswered_case_is_told_overdue_once_its_deadline_passes_while_the_worker_runs(
+    tmp_path: Path,
+) -> None:
+    app = new_app(tmp_path)
+    producer = AiokafkaProducer()
+    app.producer = SimpleNamespace(_ensure_producer=lambda: producer)  # type: ignore[assignment]
+    now = [datetime(2026, 6, 1, 3, tzinfo=UTC)]
+    threads = CaseThreads(app, lambda: {0, 1, 2})
+    cases = CaseBook(build_registry(), WorkCalendar(), lambda: now[0], threads)
+    metrics = RoutingMetrics(CollectorRegistry())
+    routing = Routing(VerificationPolicy(), set(), build_registry(), metrics, cases)
+    remembered = Remembered()
+    agent = add_route_mentions(app, routing, "mentions.raw", remembered, threads)
+    post = make_post(
+        "@KejatiJateng tolong",
+        id="1790000000000000901",
+        mentions=[(KEJATI_ID, KEJATI_HANDLE)],
+        created_at="2026-06-01T02:00:00.000Z",  # a Monday, Pancasila Day: due 9 June 00:00 WIB
+    )
+    stream = Stream([[Event(Message(1, 5, stream_line(post)))]], producer)
+    asyncio.run(agent.fun(stream))  # type: ignore[arg-type]
+    key = b"kejati-jateng:1790000000000000901"
+    (routed,) = stream.sent
+    assert ("cases", DefaultPartitioner()(key, [0, 1, 2], []), key) in routed
+    assert ("aduan-case-threads-changelog", 1, b'"1790000000000000901"') in routed
+
+    async def look() -> list[tuple[str, int, list[bytes | None]]]:
+        producer.sent = []
+        await tell_overdue(app, cases, [remembered, threads])
+        return producer.sent
+
+    now[0] = datetime(2026, 6, 8, 16, 59, tzinfo=UTC)
+    assert asyncio.run(look()) == []
+    now[0] = datetime(2026, 6, 8, 17, tzinfo=UTC)
+    overdue = asyncio.run(look())
+    assert sorted(overdue) == sorted(
+        [
+            ("cases", DefaultPartitioner()(key, [0, 1, 2], []), [key]),
+            ("aduan-case-threads-changelog", 1, [b'"1790000000000000901"']),
+        ]
+    )
+    state = threads["1790000000000000901"].told["kejati-jateng:1790000000000000901"]
+    assert state["status"] == "overdue"
+    assert asyncio.run(look()) == []
+
+
+def test_a_restarted_worker_recovers_its_case_threads_from_the_changelog(tmp_path: Path) -> None:
+    moment = datetime(2026, 6, 2, tzinfo=UTC)
+    before = CaseThreads(new_app(tmp_path), lambda: {1})
+    cases = CaseBook(build_registry(), WorkCalendar(), lambda: moment, before)
+    routing_message(1, 30, 1_780_000_000.0)
+    complaint_post = CasePost(
+        "11", "11", "501", None, "2026-06-01T02:00:00.000Z", ("kejati-jateng",), False
+    )
+    ((_topic, key, told),) = cases.add("11", complaint_post)
+    after = CaseThreads(new_app(tmp_path), lambda: {1})
+    after._table.apply_changelog_batch(
+        [
+            SimpleNamespace(
+                key=codecs.loads("json", key_bytes),
+                value=codecs.loads("json", value),
+                message=SimpleNamespace(partition=partition, value=value),
+            )
+            for partition, key_bytes, value in before.take_changelog()
+        ]
+    )
+    thread = after["11"]
+    assert thread.posts == {"11": complaint_post}
+    assert thread.told == {key: told}
+    after._assigned = lambda: {0, 2}  # partition 1 went to another worker
+    assert list(after) == []
+    assert "11" not in after

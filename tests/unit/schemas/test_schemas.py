@@ -4,28 +4,37 @@ the router really emits."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
 
 import jsonschema
 import pytest
 
+from agents.core.cases import CaseBook
 from agents.core.registry import load_registry
 from agents.core.route import Router
 from agents.core.verify import VerificationPolicy
+from agents.core.workdays import WorkCalendar
 from schemas.events import (
     SCHEMA_VERSION,
     Author,
+    Case,
     Complaint,
     DeadLetter,
     Rejection,
     RejectionReason,
 )
-from schemas.topics import DEAD_LETTER_TOPIC, REJECTED_TOPIC
+from schemas.topics import CASES_TOPIC, DEAD_LETTER_TOPIC, REJECTED_TOPIC
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMAS = ROOT / "schemas"
-RECORDS = {"complaint": Complaint, "rejection": Rejection, "dead_letter": DeadLetter}
+RECORDS = {
+    "complaint": Complaint,
+    "rejection": Rejection,
+    "dead_letter": DeadLetter,
+    "case": Case,
+}
 
 
 def _schema(name: str) -> dict[str, Any]:
@@ -71,7 +80,9 @@ def test_formats_used_by_the_schemas_are_checked() -> None:
 
 def test_every_event_of_the_sample_and_real_payloads_validates() -> None:
     registry = load_registry(ROOT / "deploy" / "agencies.yaml")
-    router = Router(registry, VerificationPolicy(), seen=set())
+    now = datetime(2024, 5, 10, tzinfo=UTC)
+    cases = CaseBook(registry, WorkCalendar(), lambda: now)
+    router = Router(registry, VerificationPolicy(), seen=set(), cases=cases)
     validators = {name: _validator(name) for name in RECORDS}
     inputs = [ROOT / "deploy" / "samples" / "mentions.jsonl"]
     inputs += sorted((ROOT / "tests" / "fixtures" / "real").glob("*.jsonl"))
@@ -79,9 +90,11 @@ def test_every_event_of_the_sample_and_real_payloads_validates() -> None:
     for path in inputs:
         for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
             for topic, _key, event in router.route_line(raw, number):
-                name = {DEAD_LETTER_TOPIC: "dead_letter", REJECTED_TOPIC: "rejection"}.get(
-                    topic, "complaint"
-                )
+                name = {
+                    DEAD_LETTER_TOPIC: "dead_letter",
+                    REJECTED_TOPIC: "rejection",
+                    CASES_TOPIC: "case",
+                }.get(topic, "complaint")
                 validators[name].validate(event)
                 seen_topics.add(name)
     assert seen_topics == set(RECORDS)

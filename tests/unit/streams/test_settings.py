@@ -19,6 +19,8 @@ def test_defaults() -> None:
     assert (settings.topic_partitions, settings.topic_replicas) == (3, 1)
     assert settings.raw_retention_ms == -1
     assert settings.dedup_days == 7
+    assert settings.calendar == Path("deploy/calendar.yaml")
+    assert settings.case_days == 90
     assert settings.x_bearer_token == ""
 
 
@@ -35,6 +37,8 @@ def test_broker_list_in_faust_or_plain_form() -> None:
         ("ADUAN_TOPIC_PARTITIONS", "three", "ADUAN_TOPIC_PARTITIONS='three' is not a number"),
         ("ADUAN_TOPIC_REPLICAS", "0", "ADUAN_TOPIC_REPLICAS='0' must be at least 1"),
         ("ADUAN_VERIFIED_TYPES", "gold", "unknown verification type(s) ['gold']"),
+        ("ADUAN_CASE_DAYS", "ninety", "ADUAN_CASE_DAYS='ninety' is not a number"),
+        ("ADUAN_CASE_DAYS", "0.5", "ADUAN_CASE_DAYS='0.5' must be at least 1"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str, message: str) -> None:
@@ -89,3 +93,31 @@ def test_a_registry_file_that_is_there_is_used(tmp_path: Path) -> None:
     registry = tmp_path / "agencies.yaml"
     registry.touch()
     assert Settings.from_env({"ADUAN_AGENCIES": str(registry)}).registry_file() == registry
+
+
+def test_case_days_come_from_the_environment() -> None:
+    assert Settings.from_env({"ADUAN_CASE_DAYS": "120"}).case_days == 120
+
+
+def test_a_calendar_file_that_is_not_there_is_an_error_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as missing:
+        Settings.from_env({}).calendar_file()
+    assert str(missing.value).startswith(
+        "ADUAN_CALENDAR: its default deploy/calendar.yaml is not a file in "
+    )
+    assert "set ADUAN_CALENDAR to the working-day calendar's path" in str(missing.value)
+    elsewhere = tmp_path / "missing.yaml"
+    with pytest.raises(ConfigError) as set_but_missing:
+        Settings.from_env({"ADUAN_CALENDAR": str(elsewhere)}).calendar_file()
+    assert str(set_but_missing.value).startswith(
+        f"ADUAN_CALENDAR: ADUAN_CALENDAR {elsewhere} is not"
+    )
+
+
+def test_a_calendar_file_that_is_there_is_used(tmp_path: Path) -> None:
+    calendar = tmp_path / "calendar.yaml"
+    calendar.touch()
+    assert Settings.from_env({"ADUAN_CALENDAR": str(calendar)}).calendar_file() == calendar

@@ -101,6 +101,7 @@ def test_routed_complaint_event_in_full(router: Router) -> None:
                 "created_at": CREATED_AT,
                 "conversation_id": "1789999999999999999",
                 "in_reply_to_user_id": None,
+                "in_reply_to_tweet_id": None,
                 "url": f"https://x.com/{CITIZEN_HANDLE}/status/1790000000000000001",
                 "registry_version": VERSION,
                 "schema_version": SCHEMA_VERSION,

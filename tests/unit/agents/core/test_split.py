@@ -1,4 +1,4 @@
-"""`agents.core.split`: one Kafka message per post, keyed by post id."""
+"""`agents.core.split`: one Kafka message per post, keyed by its conversation, else its id."""
 
 from __future__ import annotations
 
@@ -20,8 +20,16 @@ from tests.unit.agents.factories import (
 )
 
 
-def test_stream_message_travels_whole_keyed_by_post_id() -> None:
-    raw = stream_line(make_post(id="1790000000000001001"))
+def test_stream_message_travels_whole_keyed_by_its_conversation() -> None:
+    reply = make_post(id="1790000000000001001", conversation_id="1790000000000000900")
+    raw = stream_line(reply)
+    assert split_line(raw) == [(b"1790000000000000900", raw)]
+
+
+def test_a_post_without_a_conversation_is_keyed_by_its_id() -> None:
+    post = make_post(id="1790000000000001001")
+    del post["conversation_id"]
+    raw = stream_line(post)
     assert split_line(raw) == [(b"1790000000000001001", raw)]
 
 

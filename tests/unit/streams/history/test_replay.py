@@ -52,8 +52,8 @@ def test_shadow_topics_mirror_the_live_topic_names() -> None:
     names = shadow_topics("replay-1", registry)
     assert "replay-1.complaints.kejati-jateng" in names
     assert {"replay-1.mentions.dlq", "replay-1.mentions.rejected"} <= set(names)
-    assert "replay-1.complaints.unrouted" in names
-    assert len(names) == len(registry.agencies) + 3
+    assert {"replay-1.complaints.unrouted", "replay-1.cases"} <= set(names)
+    assert len(names) == len(registry.agencies) + 4
 
 
 def test_merge_joins_part_files_in_partition_order_and_skips_missing_ones(tmp_path: Path) -> None:

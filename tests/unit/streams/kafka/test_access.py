@@ -52,7 +52,7 @@ def test_the_worker_reads_mentions_and_writes_events_but_never_writes_mentions()
         ("DESCRIBE", "TOPIC", "aduan.registry", "LITERAL"),
         *(
             (op, "TOPIC", name, "LITERAL")
-            for name in ("mentions.rejected", "mentions.dlq")
+            for name in ("mentions.rejected", "mentions.dlq", "cases")
             for op in ("WRITE", "DESCRIBE")
         ),
         ("WRITE", "TOPIC", "complaints.", "PREFIXED"),
