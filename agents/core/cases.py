@@ -8,6 +8,7 @@ backfill or a second poller that delivers an answer before its complaint ends in
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,9 @@ from schemas.topics import CASES_TOPIC
 
 CaseEmit = tuple[str, str, Case | None]
 """(topic, key `<agency-id>:<case_id>`, the case's state, or None: a tombstone)."""
+
+Observer = Callable[[Case | None, Case | None], None]
+"""Told (the state before, the state now) of every case that changed; None: no such case."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,9 @@ class CaseBook:
         calendar: WorkCalendar,
         clock: Callable[[], datetime],
         threads: MutableMapping[str, Thread] | None = None,
+        *,
         keep_days: float = 90,
+        observer: Observer | None = None,
     ) -> None:
         self.registry = registry
         self.calendar = calendar
@@ -114,6 +120,7 @@ class CaseBook:
         """The time `overdue` is judged at: a fixed one offline (`aduan route --now`)."""
         self.threads: MutableMapping[str, Thread] = {} if threads is None else threads
         self.keep = timedelta(days=keep_days)
+        self.observer = observer
 
     def add(self, key: str, post: CasePost) -> list[CaseEmit]:
         """Take `post` into thread `key`; the cases that changed, and tombstones for the keys of
@@ -153,8 +160,19 @@ class CaseBook:
         emits += [
             (CASES_TOPIC, key, case) for key, case in cases.items() if thread.told.get(key) != case
         ]
+        if self.observer is not None:
+            for _topic, key, case in emits:
+                self.observer(thread.told.get(key), case)
         thread.told = cases
         return emits
+
+    def statuses(self) -> Counter[tuple[str, CaseStatus]]:
+        """The cases of every thread remembered, by (agency, status) as last told."""
+        return Counter(
+            (case["agency_id"], case["status"])
+            for key in list(self.threads)
+            for case in self.threads[key].told.values()
+        )
 
 
 def cases_of(

@@ -280,3 +280,30 @@ def test_the_final_cases_depend_only_on_which_posts_arrived(
     expected = cases_of(posts, REGISTRY, CALENDAR, now)
     assert feed(posts, book("2026-06-05T00:00:00.000Z")) == expected
     assert feed(shuffled, book("2026-06-05T00:00:00.000Z")) == expected
+
+
+def test_the_observer_is_told_each_change_and_statuses_count_the_cases_as_told() -> None:
+    changes: list[tuple[str | None, str | None]] = []
+
+    def observe(before: Case | None, now: Case | None) -> None:
+        changes.append(
+            (
+                before and f"{before['case_id']}:{before['status']}",
+                now and f"{now['case_id']}:{now['status']}",
+            )
+        )
+
+    moment = datetime(2026, 6, 2, tzinfo=UTC)
+    cases = CaseBook(REGISTRY, CALENDAR, lambda: moment, observer=observe)
+    cases.add("a", complaint("30", "2026-06-01T03:00:00.000Z", parent="10"))
+    cases.add("a", complaint("10"))
+    cases.add("a", answer("20", "10", "2026-06-01T05:00:00.000Z"))
+    cases.add("b", complaint("40", agencies=(PEMPROV,)))
+    assert changes == [
+        (None, "30:open"),
+        ("30:open", None),  # merged into the complaint it follows up
+        (None, "10:open"),
+        ("10:open", "10:answered"),
+        (None, "40:open"),
+    ]
+    assert cases.statuses() == {(KEJATI, "answered"): 1, (PEMPROV, "open"): 1}
