@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from agents.core.post import Post
 from agents.core.registry import ANSWER_WITHIN_WORKING_DAYS, Registry
@@ -121,18 +122,65 @@ class CaseBook:
         self.threads: MutableMapping[str, Thread] = {} if threads is None else threads
         self.keep = timedelta(days=keep_days)
         self.observer = observer
+        self._within_of: Registry | None = None
+        self._within_days: dict[str, int] = {}
 
     def add(self, key: str, post: CasePost) -> list[CaseEmit]:
         """Take `post` into thread `key`; the cases that changed, and tombstones for the keys of
         cases merged into another."""
         thread = self.threads.get(key)
         if thread is None:
-            thread = Thread()
+            # Most threads are one complaint: its cases are plain, without the thread's rules.
+            thread = Thread({post.tweet_id: post})
+            emits = self._tell_first(thread, post)
         elif post.tweet_id in thread.posts:
             return []
-        thread.posts[post.tweet_id] = post
-        emits = self._tell(thread, self.clock())
+        else:
+            thread.posts[post.tweet_id] = post
+            emits = self._tell(thread, self.clock())
         self.threads[key] = thread
+        return emits
+
+    def _within(self) -> dict[str, int]:
+        """Each agency's working days to answer, for the registry in force."""
+        if self._within_of is not self.registry:
+            self._within_of = self.registry
+            self._within_days = {a.id: a.answer_within_working_days for a in self.registry.agencies}
+        return self._within_days
+
+    def _tell_first(self, thread: Thread, post: CasePost) -> list[CaseEmit]:
+        """What `_tell` would say of a thread of one post, said faster: each agency's case is
+        the post alone, and an agency's post answers nothing."""
+        if post.by_agency:
+            return []
+        now = _iso(self.clock())
+        version = self.registry.version
+        emits: list[CaseEmit] = []
+        within = self._within()
+        for agency in post.agencies:
+            days = within.get(agency, ANSWER_WITHIN_WORKING_DAYS)
+            due = _due_iso(self.calendar, post.created_at, days)
+            case: Case = {
+                "case_id": post.complaint_id,
+                "agency_id": agency,
+                "citizen_id": post.author_id,
+                "opened_at": post.created_at,
+                "due_at": due,
+                "posts": [post.tweet_id],
+                "answers": 0,
+                "first_answer_at": None,
+                "first_answer_tweet_id": None,
+                "working_days_to_answer": None,
+                "answered_on_time": None,
+                "status": "overdue" if now >= due else "open",
+                "registry_version": version,
+                "schema_version": SCHEMA_VERSION,
+            }
+            key = f"{agency}:{post.complaint_id}"
+            thread.told[key] = case
+            emits.append((CASES_TOPIC, key, case))
+            if self.observer is not None:
+                self.observer(None, case)
         return emits
 
     def overdue(self) -> list[CaseEmit]:
@@ -320,7 +368,8 @@ def _case(
     answers = [unit.first for unit in members if unit.first.by_agency]
     first_answer = min(answers, key=_order) if answers else None
     opened = _time(opening.first.created_at)
-    due = calendar.due_at(opened, within)
+    due_iso = _due_iso(calendar, opening.first.created_at, within)
+    due = _time(due_iso)
     status: CaseStatus = "open"
     answered_at = None
     if first_answer is not None:
@@ -333,7 +382,7 @@ def _case(
         "agency_id": agency,
         "citizen_id": opening.first.author_id,
         "opened_at": opening.first.created_at,
-        "due_at": _iso(due),
+        "due_at": due_iso,
         "posts": [post.tweet_id for post in complaints],
         "answers": len(answers),
         "first_answer_at": None if first_answer is None else first_answer.created_at,
@@ -353,6 +402,12 @@ def _answer_within(registry: Registry, agency: str) -> int:
         if candidate.id == agency:
             return candidate.answer_within_working_days
     return ANSWER_WITHIN_WORKING_DAYS  # an agency a newer registry no longer lists
+
+
+@cache
+def _due_iso(calendar: WorkCalendar, opened_at: str, within: int) -> str:
+    """`due_at` for a case opened at `opened_at`: cached, as the complaints of a day share it."""
+    return _iso(calendar.due_at(_time(opened_at), within))
 
 
 def _order(post: CasePost) -> tuple[str, int, str]:

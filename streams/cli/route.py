@@ -32,11 +32,13 @@ def add_to(commands: Commands) -> None:
     route.add_argument("--input", default="-", help="JSON Lines input, or - for stdin (default)")
     route.add_argument("--output", default="-", help="output file, or - for stdout (default)")
     add_policy_option(route)
-    route.add_argument(
+    cases = route.add_mutually_exclusive_group()
+    cases.add_argument(
         "--now",
         type=iso_time,
         help="ISO 8601 time to judge cases overdue at (default: the current time)",
     )
+    cases.add_argument("--no-cases", action="store_true", help="route only: write no cases lines")
     route.set_defaults(run=run)
 
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     agencies = registry(args, settings)
     now = args.now or datetime.now(UTC)
-    cases = new_case_book(settings, agencies, lambda: now)
+    cases = None if args.no_cases else new_case_book(settings, agencies, lambda: now)
     router = Router(agencies, policy(args, settings), seen=set(), cases=cases)
     with (
         open_stream(args.input, "rb", "input") as source,

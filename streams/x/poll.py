@@ -1,28 +1,34 @@
-"""Mentions from the X API v2 by polling each agency account's mentions timeline through
-tweepy, from the `since_id` checkpoint of each account; one message per post to the `Sink`."""
+"""Posts from the X API v2 by polling two timelines of each agency account through tweepy: its
+mentions (the complaints) and its own posts (the agency's answers), each from its own `since_id`
+checkpoint; one message per post to the `Sink`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 import tweepy
 
-from agents.core.registry import Registry
+from agents.core.registry import Account, Registry
 from agents.core.split import split_line
 from streams.x.api import FIELDS, RegistryUpdates, Sink, refused
 
 log = logging.getLogger(__name__)
 
+Timeline = Literal["mentions", "posts"]
+
+TIMELINES: tuple[Timeline, ...] = ("mentions", "posts")
+"""What one round reads of each account, in this order."""
+
 
 class Checkpoints(Protocol):
-    """The newest post id already produced, per agency account."""
+    """The newest post id already produced, per agency account and timeline."""
 
-    def get(self, account_id: str) -> str | None: ...
+    def get(self, account_id: str, timeline: Timeline) -> str | None: ...
 
-    def put(self, account_id: str, since_id: str) -> None: ...
+    def put(self, account_id: str, timeline: Timeline, since_id: str) -> None: ...
 
 
 def poll_once(
@@ -32,36 +38,55 @@ def poll_once(
     sink: Sink,
     flush: Callable[[], None],
 ) -> int:
-    """One round over every agency account's mentions timeline; returns the posts produced.
+    """One round over both timelines of every agency account; returns the posts produced.
 
-    The timeline pages run from newest to oldest, so an account's checkpoint moves to the newest
+    The timeline pages run from newest to oldest, so a timeline's checkpoint moves to the newest
     id only after every page was produced and `flush` saw Kafka acknowledge them all: a crash in
     between fetches the same posts again, and the worker drops them as duplicates."""
     produced = 0
     for agency in registry.agencies:
         for account in agency.accounts:
-            newest: str | None = None
-            pages = tweepy.Paginator(
-                client.get_users_mentions,
-                account.id,
-                since_id=checkpoints.get(account.id),
-                max_results=100,
-                **FIELDS,
-            )
-            try:
-                for page in pages:
-                    newest = newest or page.get("meta", {}).get("newest_id")
-                    if "data" not in page:
-                        continue
-                    for key, value in split_line(orjson.dumps(page)):
-                        sink(key, value)
-                        produced += 1
-            except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
-                what = f"the mentions timeline of @{account.username}"
-                raise refused(exc.response.status_code, what) from exc
-            flush()
-            if newest is not None:
-                checkpoints.put(account.id, newest)
+            for timeline in TIMELINES:
+                produced += _poll_timeline(
+                    client, account, timeline, checkpoints=checkpoints, sink=sink, flush=flush
+                )
+    return produced
+
+
+def _poll_timeline(
+    client: tweepy.Client,
+    account: Account,
+    timeline: Timeline,
+    *,
+    checkpoints: Checkpoints,
+    sink: Sink,
+    flush: Callable[[], None],
+) -> int:
+    """One timeline of `account` from its checkpoint; returns the posts produced."""
+    options: dict[str, Any] = {"since_id": checkpoints.get(account.id, timeline), **FIELDS}
+    if timeline == "mentions":
+        read = client.get_users_mentions
+    else:
+        read = client.get_users_tweets
+        # Retweets are left out as the filtered stream's rules leave them out.
+        options["exclude"] = ["retweets"]
+    pages = tweepy.Paginator(read, account.id, max_results=100, **options)
+    produced = 0
+    newest: str | None = None
+    try:
+        for page in pages:
+            newest = newest or page.get("meta", {}).get("newest_id")
+            if "data" not in page:
+                continue
+            for key, value in split_line(orjson.dumps(page)):
+                sink(key, value)
+                produced += 1
+    except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
+        what = f"the {timeline} timeline of @{account.username}"
+        raise refused(exc.response.status_code, what) from exc
+    flush()
+    if newest is not None:
+        checkpoints.put(account.id, timeline, newest)
     return produced
 
 

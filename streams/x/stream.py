@@ -1,5 +1,6 @@
-"""Mentions from the X API v2 filtered stream through tweepy: one rule per agency, re-synced to
-each registry version published while it runs; one message per post to the `Sink`."""
+"""Posts from the X API v2 filtered stream through tweepy: the mentions of each agency's accounts
+and their own posts, under rules re-synced to each registry version published while it runs; one
+message per post to the `Sink`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 import tweepy
 
-from agents.core.registry import Registry
+from agents.core.registry import Agency, Registry
 from agents.core.split import split_line
 from streams.metrics.producer import NOTICE_TITLES, ProducerMetrics
 from streams.x.api import (
@@ -26,14 +27,40 @@ from streams.x.api import (
 log = logging.getLogger(__name__)
 
 
+RULE_LENGTH = 512
+"""The longest rule value sent: the X documentation gives rules of 512 characters to its lowest
+access levels so far, 1,024 to pay-per-use and 2,048 to Enterprise."""
+
+
 def stream_rules(registry: Registry) -> list[tweepy.StreamRule]:
-    """One filtered-stream rule per agency, tagged with its id: posts that mention any of its
-    accounts, retweets excluded (the router would reject them anyway)."""
-    rules = []
-    for agency in registry.agencies:
-        handles = " OR ".join(f"@{account.username}" for account in agency.accounts)
-        rules.append(tweepy.StreamRule(value=f"({handles}) -is:retweet", tag=agency.id))
-    return rules
+    """The filtered-stream rules, tagged with the agency id: posts that mention one of its
+    accounts or come from one (its answers, by user id, which a rename does not change),
+    retweets excluded (the router would reject them anyway). One rule per agency, or several
+    with the same tag where one would be longer than `RULE_LENGTH`."""
+    return [
+        tweepy.StreamRule(value=value, tag=agency.id)
+        for agency in registry.agencies
+        for value in _agency_rules(agency)
+    ]
+
+
+def _agency_rules(agency: Agency) -> list[str]:
+    """The values of `agency`'s rules: its accounts in registry order, packed greedily, both
+    terms of an account in the same rule, so that the same registry gives the same rules."""
+    values: list[str] = []
+    terms: list[str] = []
+    for account in agency.accounts:
+        pair = [f"@{account.username}", f"from:{account.id}"]
+        if terms and len(_rule(terms + pair)) > RULE_LENGTH:
+            values.append(_rule(terms))
+            terms = []
+        terms += pair
+    values.append(_rule(terms))
+    return values
+
+
+def _rule(terms: list[str]) -> str:
+    return f"({' OR '.join(terms)}) -is:retweet"
 
 
 def sync_rules(client: tweepy.StreamingClient, registry: Registry) -> None:

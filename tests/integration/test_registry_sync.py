@@ -136,7 +136,9 @@ def test_a_running_x_poller_polls_a_synced_agency_from_the_next_round(
     polled: list[str] = []
 
     def timeline(request: Any) -> tuple[int, dict[str, str], str]:
-        account = request.url.split("/users/")[1].split("/")[0]
+        account, kind = request.url.split("/users/")[1].split("?")[0].split("/")
+        if kind == "tweets":  # the account's own posts, read after its mentions
+            return 200, {}, json.dumps(mentions_page(account, [], []))
         polled.append(account)
         assert polled.count(KEJATI) <= 3, "the synced agency was never polled"
         if account == KEJATI and polled.count(KEJATI) == 1:
@@ -146,7 +148,10 @@ def test_a_running_x_poller_polls_a_synced_agency_from_the_next_round(
         return 200, {}, json.dumps(mentions_page(account, [], []))
 
     for account in [*(a.id for agency in shipped.agencies for a in agency.accounts), KUDUS]:
-        responses.add_callback(responses.GET, f"{API}/users/{account}/mentions", callback=timeline)
+        for kind in ("mentions", "tweets"):
+            responses.add_callback(
+                responses.GET, f"{API}/users/{account}/{kind}", callback=timeline
+            )
 
     with caplog.at_level(logging.INFO):
         assert main(["produce", "--x-poll", "--agencies", str(REGISTRY)]) == 0
@@ -178,6 +183,8 @@ def test_a_running_x_stream_gets_the_rules_of_a_synced_registry_without_a_reconn
     with caplog.at_level(logging.INFO):
         assert main(["produce", "--x-stream", "--agencies", str(REGISTRY)]) == 0
 
-    assert added.rules == [{"value": "(@dishubkudus) -is:retweet", "tag": "dishub-kudus"}]
+    assert added.rules == [
+        {"value": "(@dishubkudus OR from:900000000000009901) -is:retweet", "tag": "dishub-kudus"}
+    ]
     assert len(connections) == 1
     assert "ignoring an invalid registry; keeping the last good one: aduan.registry@" in caplog.text

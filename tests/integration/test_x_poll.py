@@ -15,9 +15,10 @@ import responses
 import tweepy
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
+from responses import BaseResponse
 
 from agents.core.registry import load_registry
-from schemas.topics import RAW_TOPIC
+from schemas.topics import CHECKPOINT_TOPIC, RAW_TOPIC
 from streams.cli import main
 from streams.kafka.admin import count_messages, create_topics, read_to_end
 from streams.kafka.connection import Connection, kafka_producer
@@ -25,13 +26,15 @@ from streams.metrics.producer import ProducerMetrics
 from streams.producer.sink import RawSink
 from streams.settings import Settings
 from streams.x.checkpoints import KafkaCheckpoints
-from streams.x.poll import poll_once
+from streams.x.poll import TIMELINES, Timeline, poll_once
 from tests.integration.conftest import ROOT
 from tests.unit.streams.x.payloads import (
     API,
     KEJATI,
+    answer,
     mentions_page,
     post,
+    timeline_url,
     unauthorized,
     user,
 )
@@ -46,22 +49,33 @@ def x_poll_sink(settings: Settings, producer: KafkaProducer) -> RawSink:
     return RawSink(producer, metrics, Connection.of(settings).user)
 
 
-def intercept_kejati_mentions(posts: list[dict[str, Any]]) -> None:
-    """The X API answers `posts` (by warga_dua) for Kejati's mentions, nothing for the others."""
-    responses.get(
-        f"{API}/users/{KEJATI}/mentions",
-        json=mentions_page(KEJATI, posts, [user("1500000002", "warga_dua")]),
-    )
+def intercept_kejati(
+    mentions: list[dict[str, Any]], answers: list[dict[str, Any]] | None = None
+) -> dict[Timeline, BaseResponse]:
+    """The X API answers `mentions` (by warga_dua) for Kejati's mentions and `answers` for its
+    own posts, nothing for the other timelines; Kejati's intercepts by timeline."""
+    pages = {
+        "mentions": mentions_page(KEJATI, mentions, [user("1500000002", "warga_dua")]),
+        "posts": mentions_page(KEJATI, answers or [], [user(KEJATI, "KejatiJateng", "government")]),
+    }
+    kejati: dict[Timeline, BaseResponse] = {}
     for agency in REGISTRY.agencies:
         for account in agency.accounts:
-            if account.id != KEJATI:
-                responses.get(
-                    f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
-                )
+            for timeline in TIMELINES:
+                if account.id == KEJATI:
+                    kejati[timeline] = responses.get(
+                        timeline_url(KEJATI, timeline), json=pages[timeline]
+                    )
+                else:
+                    responses.get(
+                        timeline_url(account.id, timeline),
+                        json=mentions_page(account.id, [], []),
+                    )
+    return kejati
 
 
 @responses.activate
-def test_polled_posts_reach_mentions_raw_and_the_checkpoint_survives_a_restart(
+def test_polled_posts_and_answers_reach_mentions_raw_and_the_checkpoints_survive_a_restart(
     aduan_env: dict[str, str],
 ) -> None:
     settings = Settings.from_env(aduan_env)
@@ -69,11 +83,16 @@ def test_polled_posts_reach_mentions_raw_and_the_checkpoint_survives_a_restart(
     fresh = post(
         "1790000000000000040", "1500000002", "@KejatiJateng tolong", (KEJATI, "KejatiJateng")
     )
-    intercept_kejati_mentions([fresh])
+    reply = answer("1790000000000000041", KEJATI, fresh, "warga_dua")
+    kejati = intercept_kejati([fresh], [reply])
     before = count_messages(settings, [RAW_TOPIC])[RAW_TOPIC]
 
     producer = kafka_producer(settings)
     try:
+        # A mentions checkpoint as a poller that read no posts timeline stored it.
+        producer.send(CHECKPOINT_TOPIC, key=KEJATI.encode(), value=b"1790000000000000035").get(
+            timeout=30
+        )
         sink = x_poll_sink(settings, producer)
         client = tweepy.Client("token", return_type=dict)
         produced = poll_once(
@@ -83,12 +102,18 @@ def test_polled_posts_reach_mentions_raw_and_the_checkpoint_survives_a_restart(
     finally:
         producer.close()
 
-    assert produced == 1
-    assert count_messages(settings, [RAW_TOPIC])[RAW_TOPIC] == before + 1
-    assert restarted.get(KEJATI) == "1790000000000000040"
+    assert produced == 2
+    assert count_messages(settings, [RAW_TOPIC])[RAW_TOPIC] == before + 2
+    assert "since_id=1790000000000000035" in str(kejati["mentions"].calls[0].request.url)
+    assert restarted.get(KEJATI, "mentions") == "1790000000000000040"
+    assert restarted.get(KEJATI, "posts") == "1790000000000000041"
+    records, _ = read_to_end(settings, CHECKPOINT_TOPIC)
+    stored = {record.key: record.value for record in records}
+    assert stored[KEJATI.encode()] == b"1790000000000000040"
+    assert stored[f"{KEJATI}:posts".encode()] == b"1790000000000000041"
     registry = sink.metrics.registry
     assert (
-        registry.get_sample_value("aduan_producer_posts_produced_total", {"source": "x-poll"}) == 1
+        registry.get_sample_value("aduan_producer_posts_produced_total", {"source": "x-poll"}) == 2
     )
     checkpointed = registry.get_sample_value(
         "aduan_x_checkpoint_timestamp_seconds", {"account": KEJATI}
@@ -101,7 +126,7 @@ class _DieBeforeCheckpoint(KafkaCheckpoints):
 
     flag: Path
 
-    def put(self, account_id: str, since_id: str) -> None:
+    def put(self, account_id: str, timeline: Timeline, since_id: str) -> None:
         self.flag.write_text(since_id)
         time.sleep(3600)
 
@@ -109,7 +134,7 @@ class _DieBeforeCheckpoint(KafkaCheckpoints):
 def _poll_and_hang_before_the_checkpoint(env: dict[str, str], flag: Path) -> None:
     """The poller, in a forked process: the test's interception of the X API is active here."""
     settings = Settings.from_env(env)
-    intercept_kejati_mentions(POLLED)
+    intercept_kejati(POLLED)
     producer = kafka_producer(settings)
     sink = x_poll_sink(settings, producer)
     checkpoints = _DieBeforeCheckpoint(settings, producer, sink.metrics)
@@ -145,12 +170,12 @@ def test_a_poller_killed_between_produce_and_checkpoint_loses_nothing_and_repeat
     os.kill(poller.pid or 0, signal.SIGKILL)  # the page is in Kafka, its checkpoint is not
     poller.join()
 
-    intercept_kejati_mentions(POLLED)
+    intercept_kejati(POLLED)
     producer = kafka_producer(settings)
     try:
         sink = x_poll_sink(settings, producer)
         checkpoints = KafkaCheckpoints(settings, producer, sink.metrics)
-        assert checkpoints.get(KEJATI) != flag.read_text()
+        assert checkpoints.get(KEJATI, "mentions") != flag.read_text()
         client = tweepy.Client("token", return_type=dict)
         assert poll_once(client, REGISTRY, checkpoints, sink, sink.flush) == len(POLLED)
     finally:

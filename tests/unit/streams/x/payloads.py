@@ -1,5 +1,6 @@
 """X API v2 payloads and intercepts shaped as its documentation shows them (filtered stream,
-stream rules, mentions timeline), for the offline tests of the X sources."""
+stream rules, the mentions and posts timelines of a user), for the offline tests of the X
+sources."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import orjson
 
 from agents.core.registry import Registry, load_registry, parse_registry
 from streams.metrics.producer import ProducerMetrics
+from streams.x.poll import Timeline
 from streams.x.stream import stream_rules
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -79,6 +81,17 @@ def post(post_id: str, author_id: str, text: str, mention: tuple[str, str]) -> d
     }
 
 
+def answer(post_id: str, agency_id: str, to: dict[str, Any], citizen: str) -> dict[str, Any]:
+    """The reply of the agency account `agency_id` to the post `to` by `citizen` (username), as
+    the account's posts timeline shows it."""
+    text = f"@{citizen} Terima kasih, laporan diteruskan."
+    reply = post(post_id, agency_id, text, (to["author_id"], citizen))
+    reply["conversation_id"] = to["conversation_id"]
+    reply["in_reply_to_user_id"] = to["author_id"]
+    reply["referenced_tweets"] = [{"type": "replied_to", "id": to["id"]}]
+    return reply
+
+
 def stream_message(post_id: str, tag: str = "kejati-jateng") -> bytes:
     """One filtered-stream message, as the docs show it: data, includes, matching_rules."""
     message = {
@@ -120,12 +133,20 @@ def sample(metrics: ProducerMetrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(name, labels)
 
 
+TIMELINE_PATHS: dict[Timeline, str] = {"mentions": "mentions", "posts": "tweets"}
+
+
+def timeline_url(account_id: str, timeline: Timeline) -> str:
+    return f"{API}/users/{account_id}/{TIMELINE_PATHS[timeline]}"
+
+
 def mentions_page(
     account: str,
     posts: list[dict[str, Any]],
     users: list[dict[str, Any]],
     next_token: str | None = None,
 ) -> dict[str, Any]:
+    """A page of a user's mentions or posts timeline (the two have the same shape)."""
     meta: dict[str, Any] = {"result_count": len(posts)}
     if posts:
         meta |= {"newest_id": posts[0]["id"], "oldest_id": posts[-1]["id"]}

@@ -1,9 +1,10 @@
 """`streams.x.poll`, offline: tweepy's HTTP calls are intercepted with `responses`, and the
-payloads follow the X API v2 documentation (mentions timeline)."""
+payloads follow the X API v2 documentation (the mentions and posts timelines of a user)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -11,15 +12,14 @@ import pytest
 import responses
 import tweepy
 from prometheus_client import CollectorRegistry
-from responses import matchers
+from responses import BaseResponse, matchers
 
 from agents.core.registry import Registry
 from streams.errors import XRefusedError
 from streams.metrics.producer import ProducerMetrics
 from streams.x.api import count_responses
-from streams.x.poll import poll_forever, poll_once
+from streams.x.poll import TIMELINES, Timeline, poll_forever, poll_once
 from tests.unit.streams.x.payloads import (
-    API,
     HUMAS,
     KEJATI,
     KUDUS,
@@ -27,18 +27,42 @@ from tests.unit.streams.x.payloads import (
     TOKEN,
     WITH_KUDUS,
     Collected,
+    answer,
     forbidden,
     mentions_page,
     post,
     sample,
+    timeline_url,
     unauthorized,
     user,
 )
 
 
-class MemoryCheckpoints(dict[str, str]):
-    def put(self, account_id: str, since_id: str) -> None:
-        self[account_id] = since_id
+class MemoryCheckpoints:
+    def __init__(self, since: dict[tuple[str, Timeline], str] | None = None) -> None:
+        self.since = dict(since or {})
+
+    def get(self, account_id: str, timeline: Timeline) -> str | None:
+        return self.since.get((account_id, timeline))
+
+    def put(self, account_id: str, timeline: Timeline, since_id: str) -> None:
+        self.since[account_id, timeline] = since_id
+
+
+def answer_every_account(
+    registry: Registry, but: Collection[tuple[str, Timeline]] = ()
+) -> dict[tuple[str, Timeline], BaseResponse]:
+    """An empty page of both timelines of every account of `registry` except those in `but`;
+    the intercepts by account id and timeline."""
+    return {
+        (account.id, timeline): responses.get(
+            timeline_url(account.id, timeline), json=mentions_page(account.id, [], [])
+        )
+        for agency in registry.agencies
+        for account in agency.accounts
+        for timeline in TIMELINES
+        if (account.id, timeline) not in but
+    }
 
 
 @responses.activate
@@ -54,7 +78,7 @@ def test_poll_pages_waits_out_a_429_and_checkpoints_after_the_flush(
         "1790000000000000010", "1500000003", "@KejatiJateng lampu mati", (KEJATI, "KejatiJateng")
     )
     users = [user("1500000002", "warga_dua"), user("1500000003", "warga_tiga", "none")]
-    url = f"{API}/users/{KEJATI}/mentions"
+    url = timeline_url(KEJATI, "mentions")
     responses.get(
         url,
         status=429,
@@ -78,14 +102,9 @@ def test_poll_pages_waits_out_a_429_and_checkpoints_after_the_flush(
         json=mentions_page(KEJATI, [older], users[1:]),
         match=[matchers.query_param_matcher({"pagination_token": "abc"}, strict_match=False)],
     )
-    for agency in REGISTRY.agencies:
-        for account in agency.accounts:
-            if account.id != KEJATI:
-                responses.get(
-                    f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
-                )
+    answer_every_account(REGISTRY, but={(KEJATI, "mentions")})
 
-    checkpoints = MemoryCheckpoints({KEJATI: "1790000000000000001"})
+    checkpoints = MemoryCheckpoints({(KEJATI, "mentions"): "1790000000000000001"})
     collected = Collected()
     client = tweepy.Client("token", return_type=dict, wait_on_rate_limit=True)
     metrics = ProducerMetrics(CollectorRegistry(), "x-poll")
@@ -100,45 +119,114 @@ def test_poll_pages_waits_out_a_429_and_checkpoints_after_the_flush(
     second = orjson.loads(collected.messages[1][1])
     assert second == {"data": older, "includes": {"users": users[1:]}}
     assert slept and slept[0] >= 1  # waited for the rate-limit reset
-    assert checkpoints[KEJATI] == "1790000000000000020"
-    assert HUMAS not in checkpoints  # an account with no mentions keeps no checkpoint
+    # A timeline with no posts keeps no checkpoint.
+    assert checkpoints.since == {(KEJATI, "mentions"): "1790000000000000020"}
     assert sample(metrics, "aduan_x_api_errors_total", status="429") == 1
     assert sample(metrics, "aduan_x_rate_limit_waits_total") == 1
 
 
 @responses.activate
-def test_poll_keeps_the_checkpoint_when_kafka_does_not_acknowledge() -> None:
-    url = f"{API}/users/{KEJATI}/mentions"
+def test_poll_reads_each_accounts_own_posts_from_their_own_checkpoint() -> None:
+    complaint = post(
+        "1790000000000000050", "1500000002", "@KejatiJateng jalan berlubang",
+        (KEJATI, "KejatiJateng"),
+    )  # fmt: skip
+    earlier = post(
+        "1790000000000000030", "1500000003", "@KejatiJateng lampu mati", (KEJATI, "KejatiJateng")
+    )
+    replies = [
+        answer("1790000000000000070", KEJATI, complaint, "warga_dua"),
+        answer("1790000000000000060", KEJATI, earlier, "warga_tiga"),
+    ]
+    kejati = user(KEJATI, "KejatiJateng", "government")
+    responses.get(
+        timeline_url(KEJATI, "mentions"),
+        json=mentions_page(KEJATI, [complaint], [user("1500000002", "warga_dua")]),
+        match=[
+            matchers.query_param_matcher({"since_id": "1790000000000000040"}, strict_match=False)
+        ],
+    )
+    own = timeline_url(KEJATI, "posts")
+    first = responses.get(
+        own,
+        json=mentions_page(KEJATI, replies[:1], [kejati], next_token="7140dibdnow9c7btw3w29"),
+        match=[
+            matchers.query_param_matcher(
+                {"since_id": "1790000000000000045", "exclude": "retweets", "max_results": "100"},
+                strict_match=False,
+            )
+        ],
+    )
+    responses.get(
+        own,
+        json=mentions_page(KEJATI, replies[1:], [kejati]),
+        match=[
+            matchers.query_param_matcher(
+                {"pagination_token": "7140dibdnow9c7btw3w29"}, strict_match=False
+            )
+        ],
+    )
+    others = answer_every_account(REGISTRY, but={(KEJATI, "mentions"), (KEJATI, "posts")})
+
+    checkpoints = MemoryCheckpoints(
+        {(KEJATI, "mentions"): "1790000000000000040", (KEJATI, "posts"): "1790000000000000045"}
+    )
+    collected = Collected()
+    client = tweepy.Client(TOKEN, return_type=dict)
+    produced = poll_once(client, REGISTRY, checkpoints, collected, collected.flush)
+
+    assert produced == 3
+    assert [orjson.loads(value)["data"]["id"] for _, value in collected.messages] == [
+        "1790000000000000050",  # the mentions first, then the account's own posts
+        "1790000000000000070",
+        "1790000000000000060",
+    ]
+    assert orjson.loads(collected.messages[1][1]) == {
+        "data": replies[0],
+        "includes": {"users": [kejati]},
+    }
+    assert checkpoints.since == {
+        (KEJATI, "mentions"): "1790000000000000050",
+        (KEJATI, "posts"): "1790000000000000070",  # the newest, from the first page
+    }
+    query = first.calls[0].request.params
+    assert query["expansions"] == "author_id"
+    assert {"referenced_tweets", "in_reply_to_user_id"} <= set(query["tweet.fields"].split(","))
+    # Both timelines of every account, once each.
+    assert {intercept.call_count for intercept in others.values()} == {1}
+    assert {(HUMAS, "mentions"), (HUMAS, "posts")} <= set(others)
+
+
+class Unacknowledged(Collected):
+    """A sink whose Kafka never acknowledges: `flush` fails while posts are waiting."""
+
+    def flush(self) -> None:
+        if len(self.messages) > self.flushed:
+            raise RuntimeError("broker unreachable")
+
+
+@pytest.mark.parametrize("timeline", TIMELINES)
+@responses.activate
+def test_poll_keeps_the_checkpoint_when_kafka_does_not_acknowledge(timeline: Timeline) -> None:
     fresh = post(
         "1790000000000000030", "1500000002", "@KejatiJateng tolong", (KEJATI, "KejatiJateng")
     )
-    responses.get(url, json=mentions_page(KEJATI, [fresh], [user("1500000002", "warga_dua")]))
-    for agency in REGISTRY.agencies:
-        for account in agency.accounts:
-            if account.id != KEJATI:
-                responses.get(
-                    f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
-                )
+    responses.get(
+        timeline_url(KEJATI, timeline),
+        json=mentions_page(KEJATI, [fresh], [user("1500000002", "warga_dua")]),
+    )
+    answer_every_account(REGISTRY, but={(KEJATI, timeline)})
 
-    def failing_flush() -> None:
-        raise RuntimeError("broker unreachable")
-
-    checkpoints = MemoryCheckpoints({KEJATI: "1790000000000000001"})
-    client = tweepy.Client("token", return_type=dict)
-    with pytest.raises(RuntimeError, match="broker unreachable"):
-        poll_once(client, REGISTRY, checkpoints, Collected(), failing_flush)
-    assert checkpoints[KEJATI] == "1790000000000000001"
-
-
-def answer_every_account(registry: Registry) -> dict[str, Any]:
-    """An empty mentions timeline for every account of `registry`; the intercepts by account id."""
-    return {
-        account.id: responses.get(
-            f"{API}/users/{account.id}/mentions", json=mentions_page(account.id, [], [])
-        )
-        for agency in registry.agencies
-        for account in agency.accounts
+    before: dict[tuple[str, Timeline], str] = {
+        (KEJATI, "mentions"): "1790000000000000001",
+        (KEJATI, "posts"): "1790000000000000002",
     }
+    checkpoints = MemoryCheckpoints(before)
+    sink = Unacknowledged()
+    with pytest.raises(RuntimeError, match="broker unreachable"):
+        poll_once(tweepy.Client("token", return_type=dict), REGISTRY, checkpoints, sink, sink.flush)
+    assert [key for key, _ in sink.messages] == [b"1790000000000000030"]  # produced, not acked
+    assert checkpoints.since == before
 
 
 class StopPollingError(Exception):
@@ -154,7 +242,9 @@ def test_the_poller_polls_a_registry_published_during_a_pause_from_the_next_roun
         def wait(self, seconds: float) -> Registry | None:
             pauses.append(seconds)
             if len(pauses) == 1:
-                assert timelines[KUDUS].call_count == 0  # not in the first round
+                # Not in the first round.
+                assert timelines[KUDUS, "mentions"].call_count == 0
+                assert timelines[KUDUS, "posts"].call_count == 0
                 return WITH_KUDUS
             if len(pauses) == 2:
                 return None  # nothing new: the poller keeps the version it has
@@ -171,17 +261,19 @@ def test_the_poller_polls_a_registry_published_during_a_pause_from_the_next_roun
             pause=60,
         )
     assert pauses == [60, 60, 60]
-    assert timelines[KUDUS].call_count == 2
-    assert timelines[KEJATI].call_count == 3
+    # Two requests per account and round: its mentions and its own posts.
+    assert timelines[KUDUS, "mentions"].call_count == timelines[KUDUS, "posts"].call_count == 2
+    assert timelines[KEJATI, "mentions"].call_count == timelines[KEJATI, "posts"].call_count == 3
 
 
+@pytest.mark.parametrize("timeline", TIMELINES)
 @pytest.mark.parametrize(("status", "body"), [(401, unauthorized()), (403, forbidden())])
 @responses.activate
-def test_a_refused_poll_names_the_token_setting_and_the_account(
-    status: int, body: dict[str, Any]
+def test_a_refused_poll_names_the_token_setting_the_account_and_the_timeline(
+    status: int, body: dict[str, Any], timeline: Timeline
 ) -> None:
     answer_every_account(REGISTRY)
-    responses.replace(responses.GET, f"{API}/users/{KEJATI}/mentions", status=status, json=body)
+    responses.replace(responses.GET, timeline_url(KEJATI, timeline), status=status, json=body)
     with pytest.raises(XRefusedError) as refused:
         poll_once(
             tweepy.Client(TOKEN, return_type=dict),
@@ -191,5 +283,5 @@ def test_a_refused_poll_names_the_token_setting_and_the_account(
             lambda: None,
         )
     message = str(refused.value)
-    assert f"the mentions timeline of @KejatiJateng (HTTP {status}" in message
+    assert f"the {timeline} timeline of @KejatiJateng (HTTP {status}" in message
     assert "ADUAN_X_BEARER_TOKEN" in message and TOKEN not in message

@@ -15,11 +15,13 @@ import tweepy
 from prometheus_client import CollectorRegistry
 from responses import matchers
 
+from agents.core.registry import Registry, parse_registry
 from streams.errors import XRefusedError
 from streams.metrics.producer import ProducerMetrics
-from streams.x.stream import MentionStream, run_stream, stream_rules, sync_rules
+from streams.x.stream import RULE_LENGTH, MentionStream, run_stream, stream_rules, sync_rules
 from tests.unit.streams.x.payloads import (
     REGISTRY,
+    ROOT,
     RULES,
     STREAM,
     TOKEN,
@@ -35,18 +37,58 @@ from tests.unit.streams.x.payloads import (
 )
 
 
-def test_one_rule_per_agency_tagged_with_its_id() -> None:
+def test_one_rule_per_agency_matches_its_mentions_and_its_own_posts() -> None:
     rules = {rule.tag: rule.value for rule in stream_rules(REGISTRY)}
-    assert rules["kejati-jateng"] == "(@KejatiJateng) -is:retweet"
-    assert rules["pemprov-jateng"] == "(@humasjateng OR @pemprovjateng) -is:retweet"
+    assert rules["kejati-jateng"] == "(@KejatiJateng OR from:900000000000000201) -is:retweet"
+    assert rules["pemprov-jateng"] == (
+        "(@humasjateng OR from:900000000000000101 OR @pemprovjateng OR from:900000000000000102) "
+        "-is:retweet"
+    )
     assert set(rules) == set(REGISTRY.agency_ids)
+    assert len(stream_rules(REGISTRY)) == len(REGISTRY.agencies)
+
+
+def many_accounts(count: int) -> Registry:
+    """The shipped registry plus an agency of `count` accounts with the longest handles and
+    ids the registry allows."""
+    accounts = "".join(
+        f'      - id: "9{n:019d}"\n        username: dishub_kudus{n:03d}\n' for n in range(count)
+    )
+    agency = f"  - id: dishub-kudus\n    name: Dinas Perhubungan Kudus\n    accounts:\n{accounts}"
+    return parse_registry((ROOT / "deploy" / "agencies.yaml").read_text() + agency, "many")
+
+
+@responses.activate
+def test_an_agency_too_long_for_one_rule_gets_several_with_its_tag_the_same_each_time() -> None:
+    registry = many_accounts(12)
+    rules = [rule.value for rule in stream_rules(registry) if rule.tag == "dishub-kudus"]
+
+    assert len(rules) == 2
+    assert all(len(value) <= RULE_LENGTH for value in rules)
+    terms = [value.removeprefix("(").removesuffix(") -is:retweet").split(" OR ") for value in rules]
+    accounts = next(a for a in registry.agencies if a.id == "dishub-kudus").accounts
+    # Every account once, in registry order, its two terms in the same rule.
+    assert [term for part in terms for term in part] == [
+        term for account in accounts for term in (f"@{account.username}", f"from:{account.id}")
+    ]
+    # Packed: the second rule's first account would not have fitted in the first.
+    assert len(f"({' OR '.join(terms[0] + terms[1][:2])}) -is:retweet") > RULE_LENGTH
+    assert [(rule.value, rule.tag) for rule in stream_rules(registry)] == [
+        (rule.value, rule.tag) for rule in stream_rules(registry)
+    ]
+
+    # Synced against the rules it made: the same rules come out, nothing changes.
+    listed = responses.get(RULES, json=rules_of(registry))
+    sync_rules(tweepy.StreamingClient("token"), registry)
+    assert listed.call_count == 1 and len(responses.calls) == 1  # no POST
 
 
 @responses.activate
 def test_sync_rules_deletes_stale_and_adds_missing_only() -> None:
     wanted = {rule.tag: rule.value for rule in stream_rules(REGISTRY)}
-    kept = {"id": "1", "value": wanted["kejati-jateng"], "tag": "kejati-jateng"}
-    stale = {"id": "2", "value": "(@OldHandle) -is:retweet", "tag": "old-agency"}
+    kept = {"id": "1", "value": wanted["pemprov-jateng"], "tag": "pemprov-jateng"}
+    # The rule of a version that matched the mentions only.
+    stale = {"id": "2", "value": "(@KejatiJateng) -is:retweet", "tag": "kejati-jateng"}
     responses.get(
         RULES,
         json={
@@ -71,7 +113,8 @@ def test_sync_rules_deletes_stale_and_adds_missing_only() -> None:
     sync_rules(tweepy.StreamingClient("token"), REGISTRY)
     assert delete.call_count == 1
     added = json.loads(add.calls[0].request.body)["add"]
-    assert {rule["tag"] for rule in added} == set(REGISTRY.agency_ids) - {"kejati-jateng"}
+    assert {rule["tag"] for rule in added} == set(REGISTRY.agency_ids) - {"pemprov-jateng"}
+    assert {"value": wanted["kejati-jateng"], "tag": "kejati-jateng"} in added
 
 
 @responses.activate
@@ -138,7 +181,9 @@ def test_a_registry_published_while_streaming_resyncs_the_rules_without_a_reconn
     stream = MentionStream(TOKEN, sink, ProducerMetrics(CollectorRegistry(), "x-stream"))
     run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published(WITH_KUDUS))
 
-    assert added.rules == [{"value": "(@dishubkudus) -is:retweet", "tag": "dishub-kudus"}]
+    assert added.rules == [
+        {"value": "(@dishubkudus OR from:900000000000009901) -is:retweet", "tag": "dishub-kudus"}
+    ]
     assert stream_calls.call_count == 1  # the stream stayed connected
     assert len(collected.messages) == 1
 
