@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping
 from datetime import datetime
 
-from agents.core.cases import CaseBook, Thread
+from agents.core.cases import CaseBook, Observer, Thread
 from agents.core.registry import Registry
 from agents.core.workdays import load_calendar
 from streams.settings import Settings
@@ -16,8 +16,11 @@ def new_case_book(
     registry: Registry,
     clock: Callable[[], datetime],
     threads: MutableMapping[str, Thread] | None = None,
+    observer: Observer | None = None,
 ) -> CaseBook:
     """A case book with the working-day calendar of `ADUAN_CALENDAR` and the remembering time of
     `ADUAN_CASE_DAYS`."""
     calendar = load_calendar(settings.calendar_file())
-    return CaseBook(registry, calendar, clock, threads, keep_days=settings.case_days)
+    return CaseBook(
+        registry, calendar, clock, threads, keep_days=settings.case_days, observer=observer
+    )

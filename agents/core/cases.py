@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import NamedTuple
 
 from agents.core.post import Post
 from agents.core.registry import ANSWER_WITHIN_WORKING_DAYS, Registry
@@ -27,10 +28,10 @@ Observer = Callable[[Case | None, Case | None], None]
 """Told (the state before, the state now) of every case that changed; None: no such case."""
 
 
-@dataclass(frozen=True, slots=True)
-class CasePost:
+class CasePost(NamedTuple):
     """What case tracking keeps of a post: a complaint routed to `agencies`, or (`by_agency`)
-    a post by one of the accounts of `agencies[0]`."""
+    a post by one of the accounts of `agencies[0]`. A named tuple: one is made for most posts,
+    and a tuple is made fastest."""
 
     tweet_id: str
     complaint_id: str
@@ -124,6 +125,9 @@ class CaseBook:
         self.observer = observer
         self._within_of: Registry | None = None
         self._within_days: dict[str, int] = {}
+        self._now: datetime | None = None
+        self._now_text = ""
+        self._dues: dict[tuple[str, int], str] = {}
 
     def add(self, key: str, post: CasePost) -> list[CaseEmit]:
         """Take `post` into thread `key`; the cases that changed, and tombstones for the keys of
@@ -137,9 +141,23 @@ class CaseBook:
             return []
         else:
             thread.posts[post.tweet_id] = post
-            emits = self._tell(thread, self.clock())
+            emits = self._tell(thread, self.clock(), frozenset(post.agencies))
         self.threads[key] = thread
         return emits
+
+    def _now_iso(self) -> str:
+        now = self.clock()
+        if now is not self._now:
+            self._now, self._now_text = now, _iso(now)
+        return self._now_text
+
+    def _due_iso(self, opened_at: str, within: int) -> str:
+        # The WIB date, so the deadline, depends only on the UTC date and hour.
+        key = opened_at[:13], within
+        due = self._dues.get(key)
+        if due is None:
+            due = self._dues[key] = _due_iso(self.calendar, opened_at, within)
+        return due
 
     def _within(self) -> dict[str, int]:
         """Each agency's working days to answer, for the registry in force."""
@@ -153,13 +171,13 @@ class CaseBook:
         the post alone, and an agency's post answers nothing."""
         if post.by_agency:
             return []
-        now = _iso(self.clock())
+        now = self._now_iso()
         version = self.registry.version
         emits: list[CaseEmit] = []
         within = self._within()
         for agency in post.agencies:
             days = within.get(agency, ANSWER_WITHIN_WORKING_DAYS)
-            due = _due_iso(self.calendar, post.created_at, days)
+            due = self._due_iso(post.created_at, days)
             case: Case = {
                 "case_id": post.complaint_id,
                 "agency_id": agency,
@@ -200,8 +218,16 @@ class CaseBook:
                 self.threads[key] = thread
         return emits
 
-    def _tell(self, thread: Thread, now: datetime) -> list[CaseEmit]:
-        cases = cases_of(thread.posts.values(), self.registry, self.calendar, now, self.keep)
+    def _tell(
+        self, thread: Thread, now: datetime, only: frozenset[str] | None = None
+    ) -> list[CaseEmit]:
+        """The thread's cases judged again (those of the agencies `only`, when given: a post
+        changes no other agency's cases), and what changed."""
+        posts = thread.posts.values()
+        cases = cases_of(posts, self.registry, self.calendar, now, self.keep, only=only)
+        if only is not None:
+            kept = {k: case for k, case in thread.told.items() if case["agency_id"] not in only}
+            cases = kept | cases
         emits: list[CaseEmit] = [
             (CASES_TOPIC, key, None) for key in thread.told if key not in cases
         ]
@@ -229,13 +255,17 @@ def cases_of(
     calendar: WorkCalendar,
     now: datetime,
     keep: timedelta = timedelta(days=90),
+    *,
+    only: frozenset[str] | None = None,
 ) -> dict[str, Case]:
-    """Every case the posts make, by key `<agency-id>:<case_id>`: a function of the set of posts
-    (and of `now`, for `overdue`), whatever order they came in."""
+    """Every case the posts make (at the agencies `only`, when given), by key
+    `<agency-id>:<case_id>`: a function of the set of posts (and of `now`, for `overdue`),
+    whatever order they came in."""
     by_agency: dict[str, list[CasePost]] = {}
     for post in posts:
         for agency in post.agencies:
-            by_agency.setdefault(agency, []).append(post)
+            if only is None or agency in only:
+                by_agency.setdefault(agency, []).append(post)
     cases: dict[str, Case] = {}
     for agency, agency_posts in sorted(by_agency.items()):
         found = _agency_cases(

@@ -17,6 +17,8 @@ from typing import Any, BinaryIO
 import orjson
 
 from agents.core.errors import AduanError
+from agents.core.parse import parse_line
+from agents.core.post import Post
 from schemas.topics import (
     CASES_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -80,7 +82,7 @@ def _topic_key_and_event(item: Any) -> tuple[str, str | None, Any]:
 def events_from_kafka(settings: Settings, window: Window) -> tuple[list[Routed], dict[str, int]]:
     """The window's events on the live topics with their Kafka timestamps, then the current
     state of the cases opened in the window; and the Kafka timestamp of every mention in the
-    window by post id (the message key)."""
+    window by post id (read from the message: its key is the post's conversation)."""
     topics = [RAW_TOPIC, REJECTED_TOPIC, DEAD_LETTER_TOPIC, *complaint_topics(settings)]
     spans = find_spans(settings, topics, window)
 
@@ -91,8 +93,9 @@ def events_from_kafka(settings: Settings, window: Window) -> tuple[list[Routed],
             for record in chunk.records:
                 key = None if record.key is None else record.key.decode(errors="replace")
                 if record.topic == RAW_TOPIC:
-                    if key:
-                        mentions.setdefault(key, record.timestamp)
+                    for post in parse_line(record.value or b""):
+                        if isinstance(post, Post):
+                            mentions.setdefault(post.tweet_id, record.timestamp)
                 else:
                     events.append((record.topic, key, orjson.loads(record.value), record.timestamp))
         return events, mentions

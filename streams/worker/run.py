@@ -9,9 +9,10 @@ from functools import partial
 
 import faust
 
+from agents.case_metrics import CaseMetrics
 from agents.case_threads import CaseThreads
 from agents.core.registry import Registry, load_registry
-from agents.route_mentions import DecidedPosts, Routing, add_route_mentions
+from agents.route_mentions import OVERDUE_EVERY, DecidedPosts, Routing, add_route_mentions
 from agents.route_metrics import RoutingMetrics
 from schemas.topics import RAW_TOPIC
 from streams.cases import new_case_book
@@ -54,9 +55,16 @@ def run_worker(settings: Settings) -> None:
     worker_web.add_endpoints(app, metrics, RAW_TOPIC)
     seen = DecidedPosts(app, settings.dedup_days)
     threads = CaseThreads(app, partial(assigned_partitions, app, RAW_TOPIC))
-    cases = new_case_book(settings, registry, partial(datetime.now, UTC), threads)
+    case_metrics = CaseMetrics(metrics)
+    clock = partial(datetime.now, UTC)
+    cases = new_case_book(settings, registry, clock, threads, case_metrics.observe)
     routing = Routing(settings.policy, seen, registry, RoutingMetrics(metrics), cases)
     add_route_mentions(app, routing, RAW_TOPIC, seen, threads)
+
+    async def count_cases() -> None:
+        case_metrics.set_current(cases.statuses(), cases.registry.agency_ids)
+
+    app.timer(OVERDUE_EVERY)(count_cases)
 
     async def apply(new: Registry) -> None:
         await asyncio.get_running_loop().run_in_executor(None, ensure_routing_topics, settings, new)

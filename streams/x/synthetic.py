@@ -1,5 +1,6 @@
 """Realistic synthetic mentions: Indonesian complaints to the registry's agencies, as X API v2
-filtered-stream messages. Feeds the sample file and the benchmarks.
+filtered-stream messages, with the threads that grow from them: the agency's answers (on time,
+late or never) and the citizen's follow-ups. Feeds the sample file and the benchmarks.
 
 The shares below are guesses from public complaint threads to Central Java agencies, not
 measurements; they only need to exercise every path at a plausible mix.
@@ -7,14 +8,18 @@ measurements; they only need to exercise every path at a plausible mix.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from agents.core.registry import Account, Registry
+from agents.core.registry import Account, Agency, Registry
+from agents.core.workdays import WorkCalendar
 from streams.x.snowflake import snowflake
 
 SHARE_UNVERIFIED = 0.25
@@ -30,6 +35,14 @@ SHARE_PHOTO = 0.35
 """Complaints often carry a photo as evidence: a t.co link and a media key."""
 SHARE_TRUNCATED = 0.002
 """A line cut short, as an archiver that crashed mid-write leaves it."""
+SHARE_ANSWERED_ON_TIME = 0.15
+"""Of the complaints to an agency: it answers within its working days."""
+SHARE_ANSWERED_LATE = 0.10
+"""Of the complaints to an agency: it answers after its deadline. The rest are never answered."""
+SHARE_FOLLOW_UP = 0.15
+"""Of the complaints to an agency: the citizen writes again one to seven days later."""
+SHARE_ANSWERED_AGAIN = 0.5
+"""Of the follow-ups that reply to an answer: the agency answers once more."""
 
 _PLACES = (
     "Semarang", "Solo", "Magelang", "Pekalongan", "Tegal", "Salatiga", "Kudus", "Jepara",
@@ -48,36 +61,86 @@ _COMPLAINTS = (
     "laporan saya soal tanah kas desa di {place} belum ada tindak lanjut, mohon kejelasan",
 )
 _CLOSINGS = ("", " Terima kasih.", " Mohon responnya 🙏", " #LaporGub", " Matur nuwun.")
+_ANSWERS = (
+    "Terima kasih atas laporannya. Aduan sudah kami teruskan ke bidang terkait untuk segera "
+    "ditindaklanjuti.",
+    "Mohon maaf atas ketidaknyamanannya. Silakan kirim lokasi lengkap dan kronologinya melalui "
+    "DM agar dapat kami proses.",
+    "Laporan sudah kami terima dan sedang kami koordinasikan dengan UPT setempat. Terima kasih 🙏",
+    "Petugas kami sudah meninjau lokasi, penanganannya dijadwalkan dalam waktu dekat. Terima "
+    "kasih atas kesabarannya.",
+    "Terima kasih, Sobat. Aduan juga dapat disampaikan melalui kanal LAPOR! agar perkembangannya "
+    "dapat dipantau.",
+)
+_FOLLOW_UPS = (
+    "Sudah {days} hari belum ada tindak lanjut @{agency}, mohon segera ditangani",
+    "@{agency} mohon kabar perkembangan laporan saya di atas, sudah {days} hari belum ada jawaban",
+    "Up. Sudah {days} hari kondisinya masih sama, @{agency} tolong ditindaklanjuti 🙏",
+)
+"""A citizen writing under their own complaint."""
+_REPLIES_TO_ANSWERS = (
+    "@{agency} terima kasih responnya, tapi sudah {days} hari belum ada petugas yang datang",
+    "@{agency} sudah saya kirim lewat DM sejak {days} hari lalu, mohon segera diproses",
+    "@{agency} sampai hari ini belum ada perubahan, kapan ditindaklanjuti?",
+)
+"""A citizen answering the agency: X starts a reply's text with the handle it replies to."""
 _VERIFIED_TYPES = (("blue", 0.85), ("business", 0.05), ("government", 0.05), ("none", 0.05))
 _FIRST = ("Budi", "Siti", "Agus", "Dewi", "Eko", "Rina", "Joko", "Sri", "Andi", "Wulan")
 _LAST = ("Santoso", "Rahayu", "Wibowo", "Lestari", "Saputra", "Handayani", "Prasetyo", "Utami")
 _START = datetime(2024, 5, 1, tzinfo=UTC)
 _SPACING = timedelta(seconds=30)
-"""Between two posts: 20,000 posts span a week, enough for a report's per-day charts."""
+"""Between two new posts (replies in threads come on their own clock): 20,000 lines hold days of
+complaints, enough for a report's per-day charts."""
 _OPEN_THREADS = 10
 """Recent conversations a reply may join: a few threads grow long, as on X."""
 
 
 def synthetic_lines(registry: Registry, count: int, seed: int = 7) -> Iterator[bytes]:
-    """`count` JSON lines (plus the few redelivered ones), deterministic for a given seed.
+    """Exactly `count` JSON lines, deterministic for a given seed, in `created_at` order but for
+    the redelivered copies of recent lines. Answers and follow-ups come minutes to weeks after
+    their complaint, so in a short set they gather at the end.
+
     Post ids are snowflakes of their `created_at`, as X's are, with the seed as machine id, so
     that sets with different seeds do not share posts."""
     rng = random.Random(seed)
     machine = seed % 1024
-    threads: list[str] = []
+    threads: list[tuple[str, str]] = []
     accounts = [(agency.id, account) for agency in registry.agencies for account in agency.accounts]
     citizens = [_citizen(rng, index) for index in range(max(50, count // 20))]
-    previous: list[bytes] = []
-    for index in range(count):
-        line = orjson.dumps(_message(rng, index, machine, accounts, citizens, threads=threads))
-        if rng.random() < SHARE_TRUNCATED:
-            line = line[: len(line) // 2]
-        yield line
-        previous.append(line)
-        if len(previous) > 100:
-            previous.pop(0)
-        if rng.random() < SHARE_REDELIVERED:
-            yield rng.choice(previous)
+    replies = _Replies(rng, machine, registry)
+    # Replies not yet due, by post id, then by a serial number: the messages do not compare.
+    waiting: list[tuple[int, int, dict[str, Any]]] = []
+    serial = itertools.count()
+    recent: deque[bytes] = deque(maxlen=100)
+    # Lines yielded, to be redelivered or waiting: replies that would pass `count` are not made.
+    promised = 0
+    index = 0
+    while promised < count:
+        message = _message(rng, index, machine, accounts, citizens, threads=threads)
+        promised += 1
+        redeliver = promised < count and rng.random() < SHARE_REDELIVERED
+        promised += redeliver
+        thread = replies.thread(message, room=count - promised)
+        promised += len(thread)
+        post_id = int(message["data"]["id"])
+        while waiting and waiting[0][0] < post_id:
+            yield _line(rng, heapq.heappop(waiting)[2], recent)
+        yield _line(rng, message, recent)
+        if redeliver:
+            yield rng.choice(recent)
+        for reply in thread:
+            heapq.heappush(waiting, (int(reply["data"]["id"]), next(serial), reply))
+        index += 1
+    while waiting:
+        yield _line(rng, heapq.heappop(waiting)[2], recent)
+
+
+def _line(rng: random.Random, message: dict[str, Any], recent: deque[bytes]) -> bytes:
+    line = orjson.dumps(message)
+    if rng.random() < SHARE_TRUNCATED:
+        line = line[: len(line) // 2]
+    recent.append(line)
+    return line
 
 
 def _citizen(rng: random.Random, index: int) -> dict[str, Any]:
@@ -100,9 +163,10 @@ def _message(
     accounts: list[tuple[str, Account]],
     citizens: list[dict[str, Any]],
     *,
-    threads: list[str],
+    threads: list[tuple[str, str]],
 ) -> dict[str, Any]:
-    """One stream message; `threads` holds recent conversations that replies join."""
+    """One stream message; `threads` holds recent conversations that replies join, as the ids of
+    their first post and its author."""
     created = _START + index * _SPACING
     tweet_id = str(snowflake(created, machine, rng.randrange(4096)))
     author = rng.choice(citizens)
@@ -131,15 +195,14 @@ def _message(
         "id": tweet_id,
         "author_id": author["id"],
         "conversation_id": tweet_id,
-        "created_at": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "created_at": _timestamp(created),
         "lang": "in",
         "edit_history_tweet_ids": [tweet_id],
     }
     if "https://t.co/" in text:
         post["attachments"] = {"media_keys": [media_key]}
-    if handles and rng.random() < SHARE_REPLY:
-        post["in_reply_to_user_id"] = handles[0].id
-        post["conversation_id"] = rng.choice(threads) if threads else tweet_id
+    if handles and threads and rng.random() < SHARE_REPLY:
+        post["conversation_id"], post["in_reply_to_user_id"] = rng.choice(threads)
         post["referenced_tweets"] = [{"type": "replied_to", "id": post["conversation_id"]}]
     elif rng.random() < SHARE_RETWEET:
         original = rng.choice(citizens)
@@ -156,7 +219,7 @@ def _message(
         post["note_tweet"] = {"text": long_text, "entities": _entities(long_text, handles)}
         text = long_text[:277] + "…"
     if post["conversation_id"] == tweet_id:
-        threads.append(tweet_id)
+        threads.append((tweet_id, author["id"]))
         del threads[:-_OPEN_THREADS]
     post["text"] = text
     post["entities"] = _entities(text, handles, author["username"], tweet_id, media_key)
@@ -165,6 +228,110 @@ def _message(
         "includes": {"users": [author]},
         "matching_rules": [{"id": str(1_700_000_000 + index % 97), "tag": addressed[0][0]}],
     }
+
+
+class _Replies:
+    """The thread that grows under a complaint: the addressed agency's answer, on time, late or
+    never, and the citizen's follow-up. Each reply replies to the thread's latest post before it,
+    so an answer may reply to a follow-up and a follow-up to an answer.
+
+    Deadlines are counted as the case tracker counts them, with the holiday library's calendar
+    (an operator's corrections to it aside)."""
+
+    def __init__(self, rng: random.Random, machine: int, registry: Registry) -> None:
+        self.rng = rng
+        self.machine = machine
+        self.agency_of = registry.agency_by_account_id
+        self.agencies = {agency.id: agency for agency in registry.agencies}
+        self.calendar = WorkCalendar()
+
+    def thread(self, message: dict[str, Any], room: int) -> list[dict[str, Any]]:
+        """At most `room` replies to `message`, oldest first; none unless it is a citizen's
+        complaint to an agency."""
+        post, citizen = message["data"], message["includes"]["users"][0]
+        addressed = [m for m in post["entities"]["mentions"] if m["id"] in self.agency_of]
+        retweet = any(ref["type"] == "retweeted" for ref in post.get("referenced_tweets", ()))
+        if not room or not addressed or retweet or citizen["id"] in self.agency_of:
+            return []
+        mentioned = self.rng.choice(addressed)
+        agency = self.agencies[self.agency_of[mentioned["id"]]]
+        opened = datetime.fromisoformat(post["created_at"])
+        replies: list[dict[str, Any]] = []
+        parent, account = message, Account(mentioned["id"], mentioned["username"])
+        for created, kind in self._schedule(opened, agency)[:room]:
+            if kind == "answer":
+                account = self.rng.choice(agency.accounts)
+                author = {"id": account.id, "name": account.username,
+                          "username": account.username, "verified": True,
+                          "verified_type": "government"}  # fmt: skip
+                text = f"@{citizen['username']} {self.rng.choice(_ANSWERS)}"
+                mentions = [{"start": 0, "end": 1 + len(citizen["username"]),
+                             "username": citizen["username"], "id": citizen["id"]}]  # fmt: skip
+            else:
+                # Under the agency's answer X starts the text with its handle; under their own
+                # complaint the citizen names the agency, so the follow-up is routed to it too.
+                to_answer = parent["data"]["author_id"] != citizen["id"]
+                template = self.rng.choice(_REPLIES_TO_ANSWERS if to_answer else _FOLLOW_UPS)
+                author = citizen
+                text = template.format(days=(created - opened).days, agency=account.username)
+                mentions = _entities(text, [account])["mentions"]
+            parent = self._reply(created, parent, author, text, mentions, tag=agency.id)
+            replies.append(parent)
+        return replies
+
+    def _schedule(self, opened: datetime, agency: Agency) -> list[tuple[datetime, str]]:
+        """When the thread's replies come, oldest first: `answer` or `follow_up` each."""
+        rng = self.rng
+        due = self.calendar.due_at(opened, agency.answer_within_working_days)
+        events: list[tuple[datetime, str]] = []
+        outcome = rng.random()
+        if outcome < SHARE_ANSWERED_ON_TIME:
+            # Skewed towards the first hours: most answers that come at all come soon.
+            window = int((due - opened).total_seconds()) - 1200
+            answer = opened + timedelta(seconds=600 + int(window * rng.random() ** 2))
+            events.append((answer, "answer"))
+        elif outcome < SHARE_ANSWERED_ON_TIME + SHARE_ANSWERED_LATE:
+            events.append((due + timedelta(seconds=rng.randint(60, 10 * 86_400)), "answer"))
+        if rng.random() < SHARE_FOLLOW_UP:
+            later = timedelta(days=rng.randint(1, 7), seconds=rng.randint(0, 43_200))
+            events.append((opened + later, "follow_up"))
+        events.sort()
+        kinds = [kind for _, kind in events]
+        if kinds == ["answer", "follow_up"] and rng.random() < SHARE_ANSWERED_AGAIN:
+            events.append(
+                (events[-1][0] + timedelta(seconds=rng.randint(600, 2 * 86_400)), "answer")
+            )
+        return events
+
+    def _reply(
+        self,
+        created: datetime,
+        parent: dict[str, Any],
+        author: dict[str, Any],
+        text: str,
+        mentions: list[dict[str, Any]],
+        *,
+        tag: str,
+    ) -> dict[str, Any]:
+        """A stream message of `author` replying to `parent`, matched by the rule tagged `tag`."""
+        tweet_id = str(snowflake(created, self.machine, self.rng.randrange(4096)))
+        post = {
+            "id": tweet_id,
+            "text": text,
+            "author_id": author["id"],
+            "conversation_id": parent["data"]["conversation_id"],
+            "created_at": _timestamp(created),
+            "lang": "in",
+            "edit_history_tweet_ids": [tweet_id],
+            "in_reply_to_user_id": parent["data"]["author_id"],
+            "referenced_tweets": [{"type": "replied_to", "id": parent["data"]["id"]}],
+            "entities": {"mentions": mentions},
+        }
+        return {
+            "data": post,
+            "includes": {"users": [author]},
+            "matching_rules": [{"id": str(1_700_000_000 + int(tweet_id) % 97), "tag": tag}],
+        }
 
 
 def _entities(
@@ -210,3 +377,7 @@ def _short_code(rng: random.Random) -> str:
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([value for value, _ in weighted], [weight for _, weight in weighted])[0]
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

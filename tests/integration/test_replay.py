@@ -22,15 +22,17 @@ import pytest
 import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from agents.core.cases import CaseBook
 from agents.core.registry import Registry, load_registry
 from agents.core.route import Router
 from agents.core.split import split_line
 from agents.core.verify import VerificationPolicy
-from schemas.topics import RAW_TOPIC
+from agents.core.workdays import load_calendar
+from schemas.topics import CASES_TOPIC, RAW_TOPIC
 from streams.kafka.admin import count_messages, topic_specs
 from streams.settings import Settings
 from tests.integration.conftest import ROOT, Worker, free_port, running_broker
-from tests.integration.test_pipeline import Message, aduan, comparable, read_all
+from tests.integration.test_pipeline import Message, aduan, comparable, read_all, records_until_end
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +68,8 @@ def synthetic(env: dict[str, str], count: int, seed: int) -> list[Post]:
 
 
 def send(broker: str, posts: list[Post], first_ms: int) -> None:
-    """Send `posts` with CreateTimes 10 ms apart from `first_ms`, keyed by post id."""
+    """Send `posts` with CreateTimes 10 ms apart from `first_ms`, keyed as `aduan produce` keys
+    them."""
     producer = KafkaProducer(bootstrap_servers=broker, acks="all")
     for index, (key, value) in enumerate(posts):
         producer.send(RAW_TOPIC, key=key, value=value, timestamp_ms=first_ms + 10 * index)
@@ -79,7 +82,12 @@ def iso(milliseconds: int) -> str:
 
 
 def route(registry: Registry, posts: list[Post]) -> list[tuple[str, str | None, Any]]:
-    router = Router(registry, VerificationPolicy(), seen=set())
+    """What a replay of `posts` in one process writes, the cases as of now included."""
+    now = datetime.now(UTC)
+    calendar = load_calendar(ROOT / "deploy" / "calendar.yaml")
+    router = Router(
+        registry, VerificationPolicy(), set(), CaseBook(registry, calendar, lambda: now)
+    )
     return [emit for _, value in posts for emit in router.route_line(value)]
 
 
@@ -121,7 +129,8 @@ def history(broker: str, tmp_path_factory: pytest.TempPathFactory) -> History:
     start = int(time.time() * 1000) - 6 * HOUR_MS
     for hour, posts in enumerate(sets):
         send(broker, posts, start + hour * HOUR_MS)
-    expected = len(route(registry, [post for posts in sets for post in posts]))
+    routed = route(registry, [post for posts in sets for post in posts])
+    expected = sum(1 for topic, _, _ in routed if topic != CASES_TOPIC)
     worker = Worker(env, tmp / "worker.log")
     worker.start()
     try:
@@ -186,24 +195,25 @@ def test_replay_diff_reports_a_registry_change_against_the_live_routing(
         history, tmp_path, "--agencies", str(changed), "--output", "/dev/null", "--diff"
     )
 
-    # The middle hour's 120 posts (seed 302), as the worker decided them: 32 rejected, 2
-    # unrouted, the rest to one agency or two. Eight mention @dishubjateng: one by an unverified
-    # author and one retweet are rejected either way; four address dishub-jateng alone and one
-    # also @BPKJateng: those five move to pemprov-jateng; one also addresses @humasjateng, so it
-    # only loses dishub-jateng. No other routing changes.
+    # The middle hour's 120 posts (seed 302), as the worker decided them: 52 rejected (28 of
+    # them the agencies' answers), 4 unrouted, the rest to one agency or two. Eight mention
+    # @dishubjateng: one by an unverified author and one retweet are rejected either way; five
+    # complaints and one follow-up address dishub-jateng alone: those six move to
+    # pemprov-jateng. The three answers @dishubjateng posts stay agency posts, now of
+    # pemprov-jateng. No other routing changes.
     assert result.stdout.strip() == (
         "routing diff: 120 posts compared, 6 routed differently\n"
         "  agency                          live  replay  gained    lost  moved in moved out\n"
-        "  bpk-jateng                        17      17       0       0         0         0\n"
-        "  dinkes-jateng                     11      11       0       0         0         0\n"
-        "  disdikbud-jateng                  13      13       0       0         0         0\n"
-        "  dishub-jateng                      6       0       0       1         0         5\n"
-        "  dpubinmarcipka-jateng             13      13       0       0         0         0\n"
-        "  kejati-jateng                      6       6       0       0         0         0\n"
-        "  pemprov-jateng                    18      23       0       0         5         0\n"
-        "  pt-semarang                        9       9       0       0         0         0\n"
-        "  unrouted                           2       2       0       0         0         0\n"
-        "  moved dishub-jateng -> pemprov-jateng: 5"
+        "  bpk-jateng                         5       5       0       0         0         0\n"
+        "  dinkes-jateng                      5       5       0       0         0         0\n"
+        "  disdikbud-jateng                   5       5       0       0         0         0\n"
+        "  dishub-jateng                      6       0       0       0         0         6\n"
+        "  dpubinmarcipka-jateng             16      16       0       0         0         0\n"
+        "  kejati-jateng                     10      10       0       0         0         0\n"
+        "  pemprov-jateng                    14      20       0       0         6         0\n"
+        "  pt-semarang                        5       5       0       0         0         0\n"
+        "  unrouted                           4       4       0       0         0         0\n"
+        "  moved dishub-jateng -> pemprov-jateng: 6"
     )
 
 
@@ -222,8 +232,14 @@ def test_replay_to_shadow_topics_leaves_the_live_topics_alone(
         (topic.removeprefix("shadow-1."), key, value)
         for topic, key, value in read_all(broker, shadow)
     )
-    expected = Counter(comparable(*emit) for emit in route(registry, history.window_posts))
+    routed = route(registry, history.window_posts)
+    expected = Counter(comparable(*emit) for emit in routed if emit[0] != CASES_TOPIC)
     assert found == expected
+    cases: dict[str, Any] = {}
+    for record in records_until_end(broker, [f"shadow-1.{CASES_TOPIC}"]):
+        cases[record.key.decode()] = orjson.loads(record.value)
+    assert cases == {key: case for topic, key, case in routed if topic == CASES_TOPIC}
+    assert cases, "the window's complaints opened no case"
     assert count_messages(Settings.from_env(history.env), [RAW_TOPIC, *live]) == before
     assert committed(broker) == offsets
 

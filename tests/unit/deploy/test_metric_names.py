@@ -12,6 +12,7 @@ import faust
 import pytest
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
+from agents.case_metrics import CaseMetrics
 from agents.route_metrics import RoutingMetrics
 from streams.compat.sensors import faust_sensors
 from streams.metrics.producer import ProducerMetrics
@@ -79,6 +80,7 @@ def _series_names(registry: CollectorRegistry) -> set[str]:
 def exported() -> set[str]:
     worker = CollectorRegistry()
     RoutingMetrics(worker)
+    CaseMetrics(worker)
     faust_sensors(worker)
     worker.register(ConsumerLag(cast(faust.App, _FakeApp()), "mentions.raw"))
     producer = CollectorRegistry()
@@ -185,6 +187,11 @@ def test_dashboard_covers_each_area() -> None:
         "X API errors": "aduan_x_api_errors_total",
         "stream connected": "aduan_x_stream_connected",
         "checkpoint age": "aduan_x_checkpoint_timestamp_seconds",
+        "cases opened": "aduan_cases_opened_total",
+        "cases answered": "aduan_cases_answered_total",
+        "open cases": "aduan_cases_open",
+        "overdue cases": "aduan_cases_overdue",
+        "working days to answer": "aduan_case_working_days_to_answer_bucket",
         "registry version": "aduan_registry_info",
         "registry agencies": "aduan_registry_agencies",
         "worker and producer up": "up",

@@ -19,6 +19,7 @@ from streams.history.report import cases_opened_in, events_from_file, write_repo
 from streams.history.report_tables import Responses, Routed, build_tables, post_day
 from streams.history.window import Window
 from streams.settings import Settings
+from tests.unit.agents.factories import make_post, stream_line
 
 ROOT = Path(__file__).resolve().parents[4]
 SAMPLE = ROOT / "deploy" / "samples" / "mentions.jsonl"
@@ -259,11 +260,13 @@ def test_events_from_kafka_adds_the_cases_opened_in_the_window(
 ) -> None:
     inside = _case("1", "a", status="open", opened_at="2024-05-01T00:00:00.000Z")
     complaint = _complaint("1", "a")
+    mention = stream_line(make_post(id="1", conversation_id="900"))
     window = Window(datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 2, tzinfo=UTC))
 
     async def read_spans(*_: Any) -> Any:
         records = [
-            SimpleNamespace(topic="mentions.raw", key=b"1", value=b"{}", timestamp=1_000),
+            # Keyed by its conversation: the post id is read from the message.
+            SimpleNamespace(topic="mentions.raw", key=b"900", value=mention, timestamp=1_000),
             SimpleNamespace(
                 topic="complaints.a", key=b"1", value=orjson.dumps(complaint), timestamp=2_000
             ),
