@@ -81,13 +81,16 @@ def iso(milliseconds: int) -> str:
     return datetime.fromtimestamp(milliseconds / 1000, UTC).isoformat()
 
 
-def route(registry: Registry, posts: list[Post]) -> list[tuple[str, str | None, Any]]:
-    """What a replay of `posts` in one process writes, the cases as of now included."""
-    now = datetime.now(UTC)
-    calendar = load_calendar(ROOT / "deploy" / "calendar.yaml")
-    router = Router(
-        registry, VerificationPolicy(), set(), CaseBook(registry, calendar, lambda: now)
-    )
+def route(
+    registry: Registry, posts: list[Post], *, cases: bool = False
+) -> list[tuple[str, str | None, Any]]:
+    """What the worker emits for `posts`, or (`cases`) what a replay of them in one process
+    writes, the cases as of now included."""
+    book = None
+    if cases:
+        now = datetime.now(UTC)
+        book = CaseBook(registry, load_calendar(ROOT / "deploy" / "calendar.yaml"), lambda: now)
+    router = Router(registry, VerificationPolicy(), set(), book)
     return [emit for _, value in posts for emit in router.route_line(value)]
 
 
@@ -129,8 +132,7 @@ def history(broker: str, tmp_path_factory: pytest.TempPathFactory) -> History:
     start = int(time.time() * 1000) - 6 * HOUR_MS
     for hour, posts in enumerate(sets):
         send(broker, posts, start + hour * HOUR_MS)
-    routed = route(registry, [post for posts in sets for post in posts])
-    expected = sum(1 for topic, _, _ in routed if topic != CASES_TOPIC)
+    expected = len(route(registry, [post for posts in sets for post in posts]))
     worker = Worker(env, tmp / "worker.log")
     worker.start()
     try:
@@ -174,7 +176,8 @@ def test_replay_reroutes_exactly_the_window_and_twice_the_same(
     replay(history, tmp_path, "--output", str(second))
 
     expected = Counter(
-        comparable(*emit) for emit in route(load_registry(REGISTRY), history.window_posts)
+        comparable(*emit)
+        for emit in route(load_registry(REGISTRY), history.window_posts, cases=True)
     )
     assert comparable_lines(first) == expected
     assert first.read_bytes() == second.read_bytes()
@@ -232,7 +235,7 @@ def test_replay_to_shadow_topics_leaves_the_live_topics_alone(
         (topic.removeprefix("shadow-1."), key, value)
         for topic, key, value in read_all(broker, shadow)
     )
-    routed = route(registry, history.window_posts)
+    routed = route(registry, history.window_posts, cases=True)
     expected = Counter(comparable(*emit) for emit in routed if emit[0] != CASES_TOPIC)
     assert found == expected
     cases: dict[str, Any] = {}
@@ -274,7 +277,7 @@ def test_ctrl_c_stops_the_replay_and_says_how_far_it_got(history: History, tmp_p
     assert 0 < sum(len(posts) for posts in read.values()) < history.late_posts, "not midway"
     registry = load_registry(REGISTRY)
     expected = Counter(
-        comparable(*emit) for posts in read.values() for emit in route(registry, posts)
+        comparable(*emit) for posts in read.values() for emit in route(registry, posts, cases=True)
     )
     assert comparable_lines(output) == expected
     assert "stopped by Ctrl-C" in stderr
