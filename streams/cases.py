@@ -7,7 +7,7 @@ from datetime import datetime
 
 from agents.core.cases import CaseBook, Observer, Thread
 from agents.core.registry import Registry
-from agents.core.workdays import load_calendar
+from agents.core.workdays import WorkCalendar, load_calendar
 from streams.settings import Settings
 
 
@@ -20,7 +20,8 @@ def new_case_book(
 ) -> CaseBook:
     """A case book with the working-day calendar of `ADUAN_CALENDAR` and the remembering time of
     `ADUAN_CASE_DAYS`."""
-    calendar = load_calendar(settings.calendar_file())
+    path = settings.calendar_file()
+    calendar = WorkCalendar() if path is None else load_calendar(path)
     return CaseBook(
         registry, calendar, clock, threads, keep_days=settings.case_days, observer=observer
     )

@@ -92,8 +92,11 @@ class Settings:
             "the agency registry's path (the checkout's deploy/agencies.yaml, or your own)",
         )
 
-    def calendar_file(self) -> Path:
-        """`calendar`, once it is known to exist."""
+    def calendar_file(self) -> Path | None:
+        """`calendar`, once it is known to exist; None when the default file is not there, as
+        the overrides are optional (the holiday library's calendar alone then applies)."""
+        if self.calendar_is_default and not self.calendar.is_file():
+            return None
         return _existing_file(
             self.calendar,
             "ADUAN_CALENDAR",

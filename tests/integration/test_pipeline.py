@@ -42,12 +42,17 @@ def route_offline(env: dict[str, str]) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in output.splitlines()]
 
 
-def comparable(topic: str, key: str | None, value: dict[str, Any]) -> Message:
+def comparable(topic: str, key: str | None, value: dict[str, Any] | None) -> Message:
     """Dead letters say where they were read (a line offline, a Kafka offset live) and quote
-    what they read (a page offline, one post of it live): compare the rest."""
-    if topic == "mentions.dlq":
+    what they read (a page offline, one post of it live): compare the rest. A None value is a
+    tombstone (a case merged into another)."""
+    if topic == "mentions.dlq" and value is not None:
         value = {k: v for k, v in value.items() if k not in ("line", "source", "raw", "error")}
     return topic, key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def decoded(value: bytes | None) -> Any:
+    return None if value is None else orjson.loads(value)
 
 
 def from_the_start(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
@@ -73,10 +78,10 @@ def read_topics(broker: str, topics: list[str], expected: int) -> list[Message]:
             for tp, records in consumer.poll(timeout_ms=500).items():
                 for record in records:
                     key = None if record.key is None else record.key.decode()
-                    found.append(comparable(tp.topic, key, orjson.loads(record.value)))
+                    found.append(comparable(tp.topic, key, decoded(record.value)))
         # Anything beyond `expected` would be a duplicate or a stray event: give it time to show.
         found += [
-            comparable(tp.topic, None if r.key is None else r.key.decode(), orjson.loads(r.value))
+            comparable(tp.topic, None if r.key is None else r.key.decode(), decoded(r.value))
             for tp, records in consumer.poll(timeout_ms=2000).items()
             for r in records
         ]
@@ -101,7 +106,7 @@ def records_until_end(broker: str, topics: list[str]) -> Iterator[ConsumerRecord
 def read_all(broker: str, topics: list[str]) -> list[Message]:
     """Everything on `topics` now, up to the end offsets."""
     return [
-        comparable(r.topic, None if r.key is None else r.key.decode(), orjson.loads(r.value))
+        comparable(r.topic, None if r.key is None else r.key.decode(), decoded(r.value))
         for r in records_until_end(broker, topics)
     ]
 
