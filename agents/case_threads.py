@@ -8,12 +8,12 @@ queues each write's changelog record, which the agent sends with the post's even
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableMapping
-from functools import cached_property
 from typing import Any, cast
 
 import faust
 import orjson
 
+from agents.changelog import QueuedChangelog
 from agents.core.cases import CasePost, Thread
 from schemas.events import Case
 
@@ -21,12 +21,13 @@ Stored = list[Any]
 """[partition, Thread] once written here; [partition, posts, told] as JSON after recovery."""
 
 
-class CaseThreads(MutableMapping[str, Thread]):
+class CaseThreads(QueuedChangelog, MutableMapping[str, Thread]):
     """A mapping of thread keys to threads over the table's store; it shows only the threads of
     the partitions this worker is assigned (`assigned`), so that a timer never judges another
     worker's threads."""
 
     def __init__(self, app: faust.App, assigned: Callable[[], set[int]]) -> None:
+        super().__init__()
         self._table = cast(
             faust.Table[str, Stored],
             app.Table(
@@ -35,7 +36,6 @@ class CaseThreads(MutableMapping[str, Thread]):
             ),
         )
         self._assigned = assigned
-        self._changelog: list[tuple[int, bytes, bytes | None]] = []
 
     def __getitem__(self, key: str) -> Thread:
         stored = self._table.data[key]
@@ -70,15 +70,6 @@ class CaseThreads(MutableMapping[str, Thread]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
-
-    @cached_property
-    def changelog_topic(self) -> str:
-        return self._table.changelog_topic.get_topic_name()
-
-    def take_changelog(self) -> list[tuple[int, bytes, bytes | None]]:
-        """The changelog records (partition, key, value) written since the last call."""
-        records, self._changelog = self._changelog, []
-        return records
 
     @staticmethod
     def _partition(stored: Stored) -> int:

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from functools import cached_property, partial
+from functools import partial
 from typing import Any, NoReturn, Protocol, cast
 
 import faust
@@ -19,6 +19,7 @@ import orjson
 from faust.types.windows import WindowRange
 from faust.windows import TumblingWindow
 
+from agents.changelog import QueuedChangelog
 from agents.core.cases import CaseBook
 from agents.core.registry import Registry
 from agents.core.route import Emit, Router, SeenPosts
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 _DAY = 24 * 60 * 60
 
 
-class DecidedPosts:
+class DecidedPosts(QueuedChangelog):
     """Post ids decided recently, kept in a windowed Faust table so that they survive restarts
     (the table's changelog topic) and are forgotten later (window expiry).
 
@@ -51,6 +52,7 @@ class DecidedPosts:
     docs/decisions/0011-hand-events-to-the-aiokafka-producer.md)."""
 
     def __init__(self, app: faust.App, days: float) -> None:
+        super().__init__()
         # Whole seconds: Faust places a write in its window by whole seconds and looks a key up
         # by the exact span, so with a span like 1.1 days * 86,400 s (95,040.00000000001) no
         # lookup found a write.
@@ -65,7 +67,6 @@ class DecidedPosts:
             ),
         )
         self._table.using_window(self._window)  # for the changelog's retention and the expiry
-        self._changelog: list[tuple[int, bytes, bytes | None]] = []
 
     def __contains__(self, tweet_id: object) -> bool:
         message = _current_message()
@@ -91,15 +92,6 @@ class DecidedPosts:
             assert partition is not None  # the table does not use the default partitioner
             table_store.write(table, key, value, partition)
             self._changelog.append((partition, orjson.dumps(key), orjson.dumps(value)))
-
-    @cached_property
-    def changelog_topic(self) -> str:
-        return self._table.changelog_topic.get_topic_name()
-
-    def take_changelog(self) -> list[tuple[int, bytes, bytes | None]]:
-        """The changelog records (partition, key, value) written since the last call."""
-        records, self._changelog = self._changelog, []
-        return records
 
 
 def _current_message() -> faust.types.Message:

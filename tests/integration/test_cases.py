@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.integration.conftest import running_broker
 from tests.integration.test_pipeline import aduan, records_until_end
 from tests.unit.agents.factories import make_post, make_user, stream_line
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def broker(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[str]:
+    """A broker of this test's own: the pipeline test reads the whole `cases` topic."""
+    with running_broker(tmp_path_factory, pytestconfig) as address:
+        yield address
+
 
 KEJATI = ("900000000000000201", "KejatiJateng")  # deploy/agencies.yaml
 HUMAS = ("900000000000000101", "humasjateng")
@@ -100,12 +110,10 @@ def final_cases(lines: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def live_cases(broker: str) -> dict[str, Any]:
-    """The cases of this test's threads (other tests' samples share the topic)."""
     return final_cases(
         [
             {"key": r.key.decode(), "value": None if r.value is None else orjson.loads(r.value)}
             for r in records_until_end(broker, ["cases"])
-            if b":18000000000000" in r.key
         ]
     )
 
