@@ -18,6 +18,7 @@ import orjson
 from agents.core.registry import Registry, parse_registry
 from agents.core.route import Router
 from agents.core.verify import VerificationPolicy
+from schemas.events import SCHEMA_VERSION, Case, CaseStatus
 
 # --- the test registry -------------------------------------------------------------------------
 
@@ -304,3 +305,26 @@ def route(router: Router, raw: bytes, line: int | None = 1) -> list[Routed]:
 
 def topics(emits: Sequence[Routed]) -> list[str]:
     return [topic for topic, _key, _event in emits]
+
+
+def make_case(status: CaseStatus = "open", agency: str = "kejati-jateng", **fields: Any) -> Case:
+    """A `cases` state: a complaint opened on Tuesday 2 June 2026, unanswered; `fields` replace
+    any of its fields."""
+    case: Case = {
+        "case_id": "10",
+        "agency_id": agency,
+        "citizen_id": "501",
+        "opened_at": "2026-06-02T02:00:00.000Z",
+        "due_at": "2026-06-09T17:00:00.000Z",
+        "posts": ["10"],
+        "answers": 0,
+        "first_answer_at": None,
+        "first_answer_tweet_id": None,
+        "working_days_to_answer": None,
+        "answered_on_time": None,
+        "status": status,
+        "registry_version": "v1",
+        "schema_version": SCHEMA_VERSION,
+    }
+    case.update(fields)  # type: ignore[typeddict-item]
+    return case

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -13,30 +12,9 @@ from agents.case_metrics import CaseMetrics
 from agents.core.cases import CaseBook, CasePost
 from agents.core.workdays import WorkCalendar
 from schemas.events import Case, CaseStatus
-from tests.unit.agents.factories import build_registry
+from tests.unit.agents.factories import build_registry, make_case
 
 KEJATI, PEMPROV, BPK = "kejati-jateng", "pemprov-jateng", "bpk-jateng"
-
-
-def make_case(status: CaseStatus = "open", agency: str = KEJATI, **fields: Any) -> Case:
-    case: Case = {
-        "case_id": "10",
-        "agency_id": agency,
-        "citizen_id": "501",
-        "opened_at": "2026-06-02T02:00:00.000Z",
-        "due_at": "2026-06-09T17:00:00.000Z",
-        "posts": ["10"],
-        "answers": 0,
-        "first_answer_at": None,
-        "first_answer_tweet_id": None,
-        "working_days_to_answer": None,
-        "answered_on_time": None,
-        "status": status,
-        "registry_version": "v1",
-        "schema_version": 2,
-    }
-    case.update(fields)  # type: ignore[typeddict-item]
-    return case
 
 
 def answered(agency: str = KEJATI, *, days: int, on_time: bool) -> Case:

@@ -13,13 +13,14 @@ import orjson
 import pytest
 
 from agents.core.errors import AduanError
+from schemas.events import CaseStatus
 from streams.cli import main
 from streams.history import report
 from streams.history.report import cases_opened_in, events_from_file, write_report
 from streams.history.report_tables import Responses, Routed, build_tables, post_day
 from streams.history.window import Window
 from streams.settings import Settings
-from tests.unit.agents.factories import make_post, stream_line
+from tests.unit.agents.factories import make_case, make_post, stream_line
 
 ROOT = Path(__file__).resolve().parents[4]
 SAMPLE = ROOT / "deploy" / "samples" / "mentions.jsonl"
@@ -44,26 +45,27 @@ def _case(
     days: int | None = None,
     on_time: bool | None = None,
     *,
-    status: str = "answered",
+    status: CaseStatus = "answered",
     opened_at: str = "2024-05-01T02:00:00.000Z",
     due_at: str = "2024-05-08T17:00:00.000Z",
 ) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "agency_id": agency,
-        "citizen_id": "500",
-        "opened_at": opened_at,
-        "due_at": due_at,
-        "posts": [case_id],
-        "answers": 0 if days is None else 1,
-        "first_answer_at": None if days is None else "2024-05-02T02:00:00.000Z",
-        "first_answer_tweet_id": None if days is None else f"9{case_id}",
-        "working_days_to_answer": days,
-        "answered_on_time": on_time,
-        "status": status,
-        "registry_version": "r1",
-        "schema_version": 2,
-    }
+    """A case opened on 1 May 2024, answered `days` working days later (None: not answered)."""
+    case = make_case(
+        status,
+        agency,
+        case_id=case_id,
+        citizen_id="500",
+        opened_at=opened_at,
+        due_at=due_at,
+        posts=[case_id],
+        answers=0 if days is None else 1,
+        first_answer_at=None if days is None else "2024-05-02T02:00:00.000Z",
+        first_answer_tweet_id=None if days is None else f"9{case_id}",
+        working_days_to_answer=days,
+        answered_on_time=on_time,
+        registry_version="r1",
+    )
+    return dict(case)
 
 
 def _cases(*states: dict[str, Any] | tuple[str, None]) -> list[Routed]:
