@@ -21,6 +21,7 @@ from faust.windows import TumblingWindow
 
 from agents.changelog import QueuedChangelog
 from agents.core.cases import CaseBook
+from agents.core.forget import Forgotten
 from agents.core.registry import Registry
 from agents.core.route import Emit, Router, SeenPosts
 from agents.core.verify import VerificationPolicy
@@ -108,7 +109,7 @@ def _decided_by(message: faust.types.Message) -> str:
 
 class Routing:
     """The router of the registry in force; `use` swaps it, between two events, when a new
-    registry version arrives."""
+    registry version arrives. Every router shares `forgotten`, which grows as requests come."""
 
     def __init__(
         self,
@@ -117,17 +118,20 @@ class Routing:
         registry: Registry,
         metrics: RoutingMetrics,
         cases: CaseBook | None = None,
+        *,
+        forgotten: Forgotten | None = None,
     ) -> None:
         self.policy = policy
         self.seen = seen
         self.metrics = metrics
         self.cases = cases
+        self.forgotten = Forgotten() if forgotten is None else forgotten
         self.use(registry)
 
     def use(self, registry: Registry) -> None:
         if self.cases is not None:
             self.cases.registry = registry
-        self.router: Router = Router(registry, self.policy, self.seen, self.cases)
+        self.router: Router = Router(registry, self.policy, self.seen, self.cases, self.forgotten)
         self.metrics.use_registry(registry)
         log.info("routing with registry %s: %d agencies", registry.version, len(registry.agencies))
 
@@ -189,7 +193,9 @@ def add_route_mentions(
         """Route a post and add its events to `batches`, its timestamp to `posted` once a
         complaint."""
         message = event.message
-        emits = routing.router.route_message(message.value or b"", source_of(message))
+        if message.value is None:
+            return []  # a tombstone: `aduan forget` erasing a post, nothing to route
+        emits = routing.router.route_message(message.value, source_of(message))
         for topic, key, value in emits:
             encoded = None if value is None else orjson.dumps(value)
             await batches.add(topic, None if key is None else key.encode(), encoded)

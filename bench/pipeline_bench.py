@@ -50,6 +50,7 @@ from schemas.events import source_of
 from schemas.topics import RAW_TOPIC
 from streams.kafka.admin import create_topics, topic_specs
 from streams.kafka.batches import Batches
+from streams.kafka.connection import ThreadPartitioner
 from streams.settings import Settings
 from streams.worker.app import PRODUCER_BATCH_BYTES
 from streams.x.synthetic import synthetic_lines
@@ -104,6 +105,7 @@ def produce(broker: str, topic: str, posts: list[tuple[bytes | None, bytes]]) ->
         enable_idempotence=True,
         linger_ms=5,
         compression_type="gzip",
+        partitioner=ThreadPartitioner(),  # as `aduan produce`'s
     )
     for key, value in posts:
         producer.send(topic, key=key, value=value)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Literal, Protocol, TypedDict
 
 # Bumped on any change a consumer could notice; consumers read it to pick a parser.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 RejectionReason = Literal[
-    "duplicate", "retweet", "unknown_author", "agency_post", "unverified_author"
+    "duplicate", "retweet", "unknown_author", "agency_post", "unverified_author", "forgotten"
 ]
 
 
@@ -46,6 +46,7 @@ class Rejection(TypedDict):
     tweet_id: str
     reason: RejectionReason
     author_id: str | None
+    """None for a forgotten post: nothing of it is kept but its id."""
     registry_version: str
     schema_version: int
 
@@ -112,4 +113,34 @@ class Case(TypedDict):
     schema_version: int
 
 
-Event = Complaint | Rejection | DeadLetter | Case
+ForgetKind = Literal["post", "user"]
+
+
+class ForgetRequest(TypedDict):
+    """A post, or every post of a user, that aduan must forget: on topic `aduan.forget`
+    (compacted), key `<kind>:<id>`."""
+
+    kind: ForgetKind
+    id: str
+    """The post's id, or the user's."""
+    reason: str
+    requested_at: str
+    schema_version: int
+
+
+class Withdrawal(TypedDict):
+    """A complaint its agency already received and must now erase, on the complaint's topic with
+    the complaint's key: it replaces the complaint there once Kafka compacts the topic."""
+
+    event_id: str
+    """`<complaint_id>:withdrawn:<agency-id>`: subscribers drop repeats by it, as of complaints."""
+    complaint_id: str
+    agency_id: str | None
+    tweet_id: str
+    """The post of the complaint that was forgotten (one of its revisions)."""
+    reason: str
+    withdrawn_at: str
+    schema_version: int
+
+
+Event = Complaint | Rejection | DeadLetter | Case | Withdrawal

@@ -33,6 +33,10 @@ CHECKPOINT_TOPIC = "aduan.x-poll.checkpoints"
 REGISTRY_TOPIC = "aduan.registry"
 """Published versions of the agency registry (compacted: only the latest matters)."""
 
+FORGET_TOPIC = "aduan.forget"
+"""Every request to forget a post or a user (compacted, key `<kind>:<id>`): kept for good, so
+that what arrives or is replayed later is forgotten too."""
+
 APP_ID = "aduan"
 """The Faust app's id: the worker's consumer group, and the prefix of the topics Faust makes."""
 

@@ -15,6 +15,8 @@ T = TypeVar("T")
 
 SASL_MECHANISM = "SCRAM-SHA-512"
 
+_DAY_MS = 24 * 60 * 60 * 1000
+
 SERVICES = ("worker", "producer")
 """The services that run with a Kafka login of their own on a secured cluster."""
 
@@ -34,7 +36,17 @@ ENVIRONMENT = (
     ),
     ("ADUAN_TOPIC_PARTITIONS", "3", "partitions of each topic aduan creates"),
     ("ADUAN_TOPIC_REPLICAS", "1", "replication factor of each topic aduan creates"),
-    ("ADUAN_RAW_RETENTION_MS", "-1", "retention of mentions.raw in ms (-1: keep forever)"),
+    ("ADUAN_RAW_RETENTION_MS", str(90 * _DAY_MS), "retention of mentions.raw in ms (90 days)"),
+    (
+        "ADUAN_EVENT_RETENTION_MS",
+        str(30 * _DAY_MS),
+        "retention of complaints.*, mentions.rejected and mentions.dlq in ms (30 days)",
+    ),
+    (
+        "ADUAN_COMPACTION_LAG_MS",
+        str(_DAY_MS),
+        "most ms a forgotten text stays in mentions.raw and complaints.* (1 day)",
+    ),
     ("ADUAN_DEDUP_DAYS", "7", "days the worker remembers decided post ids"),
     ("ADUAN_CASE_DAYS", "90", "days a case's posts are remembered for replies and answers"),
     ("ADUAN_WORKER_DIR", ".run/worker", "the worker's local state"),
@@ -50,6 +62,7 @@ ENVIRONMENT = (
     ("ADUAN_KAFKA_PASSWORD", "", "its password (or ADUAN_KAFKA_PASSWORD_FILE)"),
     ("ADUAN_X_POLL_SECONDS", "60", "pause between two rounds of produce --x-poll"),
     ("ADUAN_X_BACKFILL_MINUTES", "0", "minutes the X stream backfills on reconnect (0-5)"),
+    ("ADUAN_X_MONTHLY_READS", "0", "posts the X plan may read a month (0: no budget)"),
     (
         "ADUAN_ALLOW_UNVERIFIED_VERSIONS",
         "0",
@@ -67,6 +80,8 @@ class Settings:
     topic_partitions: int
     topic_replicas: int
     raw_retention_ms: int
+    event_retention_ms: int
+    compaction_lag_ms: int
     dedup_days: float
     case_days: float
     worker_dir: Path
@@ -75,6 +90,7 @@ class Settings:
     producer_web_port: int
     x_poll_seconds: float
     x_backfill_minutes: int
+    x_monthly_reads: int
     x_bearer_token: str = field(default="", repr=False)
     kafka_username: str = ""
     kafka_password: str = field(default="", repr=False)
@@ -131,8 +147,14 @@ class Settings:
             topic_partitions=number("ADUAN_TOPIC_PARTITIONS", int, 1),
             topic_replicas=number("ADUAN_TOPIC_REPLICAS", int, 1),
             raw_retention_ms=number("ADUAN_RAW_RETENTION_MS", int, -1),
-            dedup_days=number("ADUAN_DEDUP_DAYS", float, 1),
-            case_days=number("ADUAN_CASE_DAYS", float, 1),
+            event_retention_ms=number("ADUAN_EVENT_RETENTION_MS", int, -1),
+            compaction_lag_ms=number("ADUAN_COMPACTION_LAG_MS", int, 1),
+            dedup_days=_within_retention(
+                number("ADUAN_DEDUP_DAYS", float, 1), "ADUAN_DEDUP_DAYS", get
+            ),
+            case_days=_within_retention(
+                number("ADUAN_CASE_DAYS", float, 1), "ADUAN_CASE_DAYS", get
+            ),
             worker_dir=Path(get("ADUAN_WORKER_DIR")),
             # Kafka's group.min.session.timeout.ms is 6 s by default: a shorter one is refused.
             worker_session_timeout=number("ADUAN_WORKER_SESSION_TIMEOUT", float, 6),
@@ -142,6 +164,7 @@ class Settings:
             x_backfill_minutes=_at_most(
                 number("ADUAN_X_BACKFILL_MINUTES", int, 0), 5, "ADUAN_X_BACKFILL_MINUTES"
             ),
+            x_monthly_reads=number("ADUAN_X_MONTHLY_READS", int, 0),
             x_bearer_token=_secret(env, "ADUAN_X_BEARER_TOKEN"),
             kafka_username=env.get("ADUAN_KAFKA_USERNAME", ""),
             kafka_password=_secret(env, "ADUAN_KAFKA_PASSWORD"),
@@ -160,6 +183,23 @@ def _existing_file(path: Path, name: str, is_default: bool, fix: str) -> Path:
     where = "" if path.is_absolute() else f" in {Path.cwd()}"
     setting = "its default" if is_default else name
     raise ConfigError(f"{name}: {setting} {path} is not a file{where}; set {name} to {fix}")
+
+
+def _within_retention(days: float, name: str, get: Callable[[str], str]) -> float:
+    """`days`, if the worker keeps post ids that long only while mentions.raw keeps the posts:
+    its state must not outlive the record it was made from."""
+    retention = get("ADUAN_RAW_RETENTION_MS")
+    try:
+        retention_ms = int(retention)
+    except ValueError:
+        return days  # reported as ADUAN_RAW_RETENTION_MS's own error
+    if retention_ms >= 0 and days * _DAY_MS > retention_ms:
+        raise ConfigError(
+            f"{name}={days:g} days is longer than mentions.raw keeps posts "
+            f"(ADUAN_RAW_RETENTION_MS={retention_ms}, {retention_ms / _DAY_MS:g} days): the "
+            f"worker would remember posts that are gone; lower {name} or raise the retention"
+        )
+    return days
 
 
 def _flag(value: str, name: str) -> bool:

@@ -15,3 +15,7 @@ class ConfigError(AduanError):
 
 class CalendarError(AduanError):
     """The working-day calendar file could not be read or is invalid."""
+
+
+class ForgetError(AduanError):
+    """A request to forget that cannot be recorded as given."""

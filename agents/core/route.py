@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from agents.core.cases import CaseBook, case_post, thread_key
+from agents.core.forget import Forgotten
 from agents.core.parse import parse_line
 from agents.core.post import Malformed, Post
 from agents.core.registry import Registry
@@ -51,7 +52,7 @@ class SeenPosts(Protocol):
 
 
 class Router:
-    """Applies the decisions, in order: malformed, duplicate, retweet, unknown author,
+    """Applies the decisions, in order: malformed, forgotten, duplicate, retweet, unknown author,
     agency's own post, unverified author; then tags the addressed agencies and routes."""
 
     def __init__(
@@ -60,12 +61,15 @@ class Router:
         policy: VerificationPolicy,
         seen: SeenPosts,
         cases: CaseBook | None = None,
+        forgotten: Forgotten | None = None,
     ) -> None:
         self.registry = registry
         self.policy = policy
         self.seen = seen
         self.cases = cases
         """Case tracking, when the caller wants `cases` events too."""
+        self.forgotten = Forgotten() if forgotten is None else forgotten
+        """The posts and users to forget; the caller adds requests as they come."""
         self._topics = {agency: complaint_topic(agency) for agency in registry.agency_ids}
 
     def route_line(
@@ -99,7 +103,7 @@ class Router:
             rejection: Rejection = {
                 "tweet_id": post.tweet_id,
                 "reason": verdict,
-                "author_id": post.author_id,
+                "author_id": None if verdict == "forgotten" else post.author_id,
                 "registry_version": self.registry.version,
                 "schema_version": SCHEMA_VERSION,
             }
@@ -137,6 +141,8 @@ class Router:
 
     def _judge(self, post: Post) -> RejectionReason | Author:
         """The reason to reject the post, or its author when it is to be served."""
+        if self.forgotten.of_post(post) is not None:
+            return "forgotten"
         if post.tweet_id in self.seen:
             return "duplicate"
         self.seen.add(post.tweet_id)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from agents.core.errors import AduanError
 from streams.cli import (
     agencies,
+    compliance,
+    forget,
     produce,
     replay,
     report,
@@ -35,6 +37,8 @@ COMMAND_GROUPS = (
     subscribe,
     replay,
     report,
+    forget,
+    compliance,
 )
 
 

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from agents.core.errors import AduanError, ConfigError
+from agents.core.forget import Forgotten
 from agents.core.registry import Registry
 from agents.core.route import Router
 from agents.core.verify import VerificationPolicy
@@ -37,6 +38,7 @@ from schemas.codec import encode_routed_line
 from schemas.events import source_of
 from schemas.topics import (
     CASES_TOPIC,
+    COMPLAINT_TOPIC_PREFIX,
     DEAD_LETTER_TOPIC,
     LIVE_PREFIXES,
     REJECTED_TOPIC,
@@ -47,7 +49,7 @@ from streams.cases import new_case_book
 from streams.errors import BrokerError
 from streams.history import diff as routing_diff
 from streams.history.window import Span, Window, find_spans, read_spans
-from streams.kafka.admin import TopicSpec, complaint_topics, ensure_topics
+from streams.kafka.admin import TopicSpec, complaint_topics, ensure_topics, erasable
 from streams.kafka.connection import kafka_producer
 from streams.settings import Settings
 
@@ -90,6 +92,8 @@ class Job:
     """Shadow topics to write too, or None."""
     now: datetime
     """The time cases are judged overdue at: when the replay started."""
+    forgotten: Forgotten
+    """Every request to forget recorded when the replay started: those posts are rejected."""
 
 
 @dataclass(slots=True)
@@ -118,7 +122,7 @@ def replay(job: Job, spans: list[Span], show: Callable[[int], None]) -> Outcome:
     Ctrl-C stops every process after its current batch; the outcome says how far each got."""
     if job.prefix is not None:
         topics = shadow_topics(job.prefix, job.registry)
-        ensure_topics(job.settings, [_shadow_spec(name) for name in topics])
+        ensure_topics(job.settings, [_shadow_spec(job.settings, name) for name in topics])
     context = multiprocessing.get_context("fork")
     positions = context.RawArray("q", [span.start for span in spans])
     processes = [
@@ -180,9 +184,14 @@ def _run(job: Job, spans: list[Span], index: int, positions: Any) -> None:
         sys.exit(1)
 
 
-def _shadow_spec(name: str) -> TopicSpec:
-    compacted = name.endswith(f".{CASES_TOPIC}")
-    return TopicSpec(name, {"cleanup.policy": "compact"} if compacted else {})
+def _shadow_spec(settings: Settings, name: str) -> TopicSpec:
+    """A shadow topic made like its live one: complaints compacted, so `aduan forget` can
+    erase their texts there too."""
+    if name.endswith(f".{CASES_TOPIC}"):
+        return TopicSpec(name, {"cleanup.policy": "compact"})
+    if f".{COMPLAINT_TOPIC_PREFIX}" in name:
+        return TopicSpec(name, erasable(settings, settings.event_retention_ms))
+    return TopicSpec(name, {"retention.ms": str(settings.event_retention_ms)})
 
 
 def part_file(parts: Path, span: Span) -> Path:
@@ -191,7 +200,7 @@ def part_file(parts: Path, span: Span) -> Path:
 
 async def _replay_span(job: Job, span: Span, index: int, positions: Any) -> None:
     cases = new_case_book(job.settings, job.registry, lambda: job.now)
-    router = Router(job.registry, job.policy, seen=set(), cases=cases)
+    router = Router(job.registry, job.policy, seen=set(), cases=cases, forgotten=job.forgotten)
     counts: Counter[str] = Counter()
     producer = None if job.prefix is None else kafka_producer(job.settings, "aduan-replay")
     failures: list[BaseException] = []
@@ -200,8 +209,10 @@ async def _replay_span(job: Job, span: Span, index: int, positions: Any) -> None
             async for chunk in read_spans(job.settings, [span], job.window):
                 lines = []
                 for record in chunk.records:
+                    if record.value is None:
+                        continue  # a tombstone: a forgotten post's erasure, not a post
                     source = source_of(record)
-                    for topic, key, event in router.route_message(record.value or b"", source):
+                    for topic, key, event in router.route_message(record.value, source):
                         counts[topic] += 1
                         lines.append(encode_routed_line(topic, key, event))
                         if producer is not None:

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from agents.core.registry import Registry, load_registry
 from agents.core.verify import VerificationPolicy
 from schemas.topics import RAW_TOPIC
+from streams.forget import requests as forget_requests
 from streams.history import replay
 from streams.history.diff import RoutingDiff, compare, routings
 from streams.history.window import Window, find_spans
@@ -57,7 +58,8 @@ def run_replay(
     total = sum(span.size for span in spans)
     with tempfile.TemporaryDirectory(prefix="aduan-replay-") as parts:
         now = datetime.now(UTC)
-        job = replay.Job(settings, registry, policy, window, Path(parts), prefix, now)
+        forgotten = forget_requests.forgotten(settings)
+        job = replay.Job(settings, registry, policy, window, Path(parts), prefix, now, forgotten)
         with progress(total) as show:
             outcome = replay.replay(job, spans, show)
         if output is not None:

@@ -27,6 +27,7 @@ from schemas.topics import (
     UNROUTED_TOPIC,
     complaint_topic,
 )
+from streams.forget import requests as forget_requests
 from streams.history import report_charts
 from streams.history.report_tables import Responses, Routed, Tables
 from streams.history.window import Window, find_spans, read_spans
@@ -69,6 +70,9 @@ def _topic_key_and_event(item: Any) -> tuple[str, str | None, Any]:
         if topic == CASES_TOPIC and not isinstance(key, str):
             raise KeyError("key")  # a tombstone names its case by nothing else
         return topic, key, item["value"]
+    if "withdrawn_at" in item:
+        agency = item["agency_id"]
+        return UNROUTED_TOPIC if agency is None else complaint_topic(agency), None, item
     if "event_id" in item:
         agency = item["agency_id"]
         return UNROUTED_TOPIC if agency is None else complaint_topic(agency), None, item
@@ -82,9 +86,10 @@ def _topic_key_and_event(item: Any) -> tuple[str, str | None, Any]:
 def events_from_kafka(settings: Settings, window: Window) -> tuple[list[Routed], dict[str, int]]:
     """The window's events on the live topics with their Kafka timestamps, then the current
     state of the cases opened in the window; and the Kafka timestamp of every mention in the
-    window by post id (read from the message: its key is the post's conversation)."""
+    window by post id. Forgotten posts' complaints are left out, withdrawn or not yet."""
     topics = [RAW_TOPIC, REJECTED_TOPIC, DEAD_LETTER_TOPIC, *complaint_topics(settings)]
     spans = find_spans(settings, topics, window)
+    forgotten = forget_requests.forgotten(settings)
 
     async def collect() -> tuple[list[Routed], dict[str, int]]:
         events: list[Routed] = []
@@ -97,7 +102,10 @@ def events_from_kafka(settings: Settings, window: Window) -> tuple[list[Routed],
                         if isinstance(post, Post):
                             mentions.setdefault(post.tweet_id, record.timestamp)
                 else:
-                    events.append((record.topic, key, orjson.loads(record.value), record.timestamp))
+                    event = orjson.loads(record.value)
+                    if "event_id" in event and forgotten.of_complaint(event) is not None:
+                        continue
+                    events.append((record.topic, key, event, record.timestamp))
         return events, mentions
 
     events, mentions = asyncio.run(collect())

@@ -144,10 +144,16 @@ def build_tables(
     events: Iterable[Routed], mention_times: Mapping[str, int] | None = None
 ) -> Tables:
     """Tables of routed events, in the order they were written. `mention_times` maps post ids to
-    their mention's Kafka timestamp, for latencies."""
+    their mention's Kafka timestamp, for latencies. A withdrawn complaint counts nowhere."""
     tables = Tables()
     seen: set[str] = set()
+    events = list(events)
+    withdrawn = {
+        (topic, event["complaint_id"]) for topic, _, event, _ in events if _is_withdrawal(event)
+    }
     for topic, key, event, timestamp in events:
+        if _is_withdrawal(event) or (topic, event and event.get("complaint_id")) in withdrawn:
+            continue
         if topic == CASES_TOPIC and key is not None:
             if event is None:
                 tables.cases.pop(key, None)
@@ -164,6 +170,10 @@ def build_tables(
             seen.add(event["event_id"])  # at-least-once delivery may repeat an event
             _add_complaint(tables, event, timestamp, mention_times or {})
     return tables
+
+
+def _is_withdrawal(event: Any) -> bool:
+    return isinstance(event, dict) and "withdrawn_at" in event
 
 
 def _add_complaint(

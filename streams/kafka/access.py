@@ -33,6 +33,7 @@ from schemas.topics import (
     CHECKPOINT_TOPIC,
     COMPLAINT_TOPIC_PREFIX,
     DEAD_LETTER_TOPIC,
+    FORGET_TOPIC,
     RAW_TOPIC,
     REGISTRY_TOPIC,
     REJECTED_TOPIC,
@@ -78,18 +79,22 @@ _WRITES = (ACLOperation.WRITE, ACLOperation.DESCRIBE)
 
 
 def _service_rights(service: str) -> Wanted:
-    """What each service does and nothing more. The worker reads mentions and the registry,
-    writes every routed event, and keeps Faust's own topics (`aduan-*`: the dedup table's
-    changelog, the assignor's topic), which it creates, and its consumer group. The producer
-    appends to mentions.raw, keeps the X poller's checkpoints and follows the registry. Neither
-    creates the pipeline's topics: `aduan topics create` and `aduan agencies sync` do, as
-    admin."""
+    """What each service does and nothing more. The worker reads mentions, the registry and the
+    requests to forget, writes every routed event, and keeps Faust's own topics (`aduan-*`: the
+    dedup table's changelog, the assignor's topic), which it creates, and its consumer group.
+    The producer appends to mentions.raw, keeps the X poller's checkpoints and follows the
+    registry. Neither creates the pipeline's topics: `aduan topics create` and `aduan agencies
+    sync` do, as admin."""
     if service == "worker":
         outputs = [_topic(name) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, CASES_TOPIC)]
         outputs.append(_topics_starting(COMPLAINT_TOPIC_PREFIX))
         faust_topics = _topics_starting(f"{APP_ID}-")
         return [
-            *((op, _topic(name)) for name in (RAW_TOPIC, REGISTRY_TOPIC) for op in _READS),
+            *(
+                (op, _topic(name))
+                for name in (RAW_TOPIC, REGISTRY_TOPIC, FORGET_TOPIC)
+                for op in _READS
+            ),
             *((op, topic) for topic in outputs for op in _WRITES),
             *((op, faust_topics) for op in (*_READS, ACLOperation.WRITE, ACLOperation.CREATE)),
             (ACLOperation.READ, ResourcePattern(ResourceType.GROUP, APP_ID)),

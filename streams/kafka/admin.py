@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import TopicPartition as AIOTopicPartition
 from kafka import KafkaConsumer, TopicPartition
 
 from agents.core.errors import ConfigError
@@ -15,6 +17,7 @@ from schemas.topics import (
     CHECKPOINT_TOPIC,
     COMPLAINT_TOPIC_PREFIX,
     DEAD_LETTER_TOPIC,
+    FORGET_TOPIC,
     RAW_TOPIC,
     REGISTRY_TOPIC,
     REJECTED_TOPIC,
@@ -24,6 +27,7 @@ from schemas.topics import (
 from streams.errors import BrokerError
 from streams.kafka.connection import (
     Connection,
+    aiokafka_consumer,
     kafka_admin,
     kafka_consumer,
     kafka_errors,
@@ -49,12 +53,34 @@ def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
 
 def routing_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     """The topics the worker reads and writes."""
-    raw = TopicSpec(RAW_TOPIC, {"retention.ms": str(settings.raw_retention_ms)})
-    fixed = [TopicSpec(name, {}) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, UNROUTED_TOPIC)]
-    agencies = [TopicSpec(complaint_topic(agency), {}) for agency in registry.agency_ids]
+    raw = TopicSpec(RAW_TOPIC, erasable(settings, settings.raw_retention_ms))
+    kept = {"retention.ms": str(settings.event_retention_ms)}
+    fixed = [TopicSpec(name, kept) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC)]
+    complaints = [
+        TopicSpec(name, erasable(settings, settings.event_retention_ms))
+        for name in (UNROUTED_TOPIC, *map(complaint_topic, registry.agency_ids))
+    ]
     cases = TopicSpec(CASES_TOPIC, _COMPACTED)
     # One partition: readers take the registry's latest version from partition 0.
-    return [raw, *fixed, *agencies, cases, TopicSpec(REGISTRY_TOPIC, _COMPACTED, 1)]
+    registry_spec = TopicSpec(REGISTRY_TOPIC, _COMPACTED, 1)
+    return [raw, *fixed, *complaints, cases, registry_spec, forget_spec()]
+
+
+def forget_spec() -> TopicSpec:
+    """`aduan.forget`: compacted and never deleted, as a request must outlive the posts it names;
+    one partition, which its readers read whole."""
+    return TopicSpec(FORGET_TOPIC, _COMPACTED, 1)
+
+
+def erasable(settings: Settings, retention_ms: int) -> dict[str, str]:
+    """The configs of a topic that holds texts: deleted after `retention_ms`, and compacted, so
+    that a tombstone or a withdrawal with a message's key erases the message within the
+    compaction lag (docs/decisions/0033-forgetting-by-compaction.md)."""
+    return {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(retention_ms),
+        "max.compaction.lag.ms": str(settings.compaction_lag_ms),
+    }
 
 
 _COMPACTED = {"cleanup.policy": "compact"}
@@ -77,6 +103,23 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
             for batch in consumer.poll(timeout_ms=1000).values():
                 records += batch
         return records, {tp.partition: end for tp, end in ends.items()}
+
+
+async def follow_partition(
+    settings: Settings, topic: str, offset: int, client_id: str
+) -> AsyncIterator[Any]:
+    """Every record of partition 0 of `topic` from `offset` on, read without a consumer group (so
+    that every reader sees every record); runs until cancelled."""
+    consumer = aiokafka_consumer(settings, client_id, enable_auto_commit=False)
+    partition = AIOTopicPartition(topic, 0)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        consumer.seek(partition, offset)
+        async for record in consumer:
+            yield record
+    finally:
+        await consumer.stop()
 
 
 def offsets_at(
@@ -179,9 +222,9 @@ class PartitionMismatch:
         """The worker's dedup table changelog is made with ADUAN_TOPIC_PARTITIONS partitions and
         must have as many as mentions.raw (Faust refuses to start otherwise, and post ids would
         be remembered in other partitions than their posts'); the registry is read from
-        partition 0 only. On the other topics only where keys land differs, and their readers
-        read every partition."""
-        return self.topic in (RAW_TOPIC, REGISTRY_TOPIC)
+        partition 0 only, and so are the requests to forget. On the other topics only where keys
+        land differs, and their readers read every partition."""
+        return self.topic in (RAW_TOPIC, REGISTRY_TOPIC, FORGET_TOPIC)
 
     def explain(self) -> str:
         """What the mismatch means and how to mend it, in one line."""
@@ -190,6 +233,12 @@ class PartitionMismatch:
                 f"{self.topic} has {self.partitions} partitions; it must have 1, as readers take "
                 f"the registry from partition 0: delete the topic, then run `aduan topics create` "
                 "and `aduan agencies sync`"
+            )
+        if self.topic == FORGET_TOPIC:
+            return (
+                f"{self.topic} has {self.partitions} partitions; it must have 1, as readers take "
+                "the requests from partition 0: copy its records to a new one-partition topic of "
+                "that name (deleting it would forget the requests)"
             )
         said = f"{self.topic} has {self.partitions} partitions, ADUAN_TOPIC_PARTITIONS asks for "
         said += str(self.wanted)

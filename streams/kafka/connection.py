@@ -15,7 +15,9 @@ import aiokafka.errors
 import kafka.errors
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.partitioner import DefaultPartitioner
 
+from agents.core.split import thread_of
 from streams.errors import BrokerError
 from streams.settings import SASL_MECHANISM, Settings
 
@@ -86,6 +88,24 @@ class Connection:
         }
 
 
+class ThreadPartitioner(DefaultPartitioner):  # type: ignore[misc]
+    """Kafka's default partitioning of the key's conversation part alone, so that a
+    `mentions.raw` key `<conversation>/<post id>` lands where the thread's other posts do. Keys
+    without a `/` (every other topic's) land where Kafka's default puts them."""
+
+    def partition(  # noqa: PLR0917 (kafka-python calls it with these six, by position)
+        self,
+        topic: str,
+        key: object,
+        serialized_key: bytes | None,
+        value: object,
+        serialized_value: bytes | None,
+        cluster: object,
+    ) -> int:
+        thread = None if serialized_key is None else thread_of(serialized_key)
+        return int(super().partition(topic, key, thread, value, serialized_value, cluster))
+
+
 def kafka_producer(settings: Settings, client_id: str = "aduan-producer") -> KafkaProducer:
     """A kafka-python producer, or a `BrokerError` that says how to reach the cluster.
 
@@ -100,6 +120,7 @@ def kafka_producer(settings: Settings, client_id: str = "aduan-producer") -> Kaf
             enable_idempotence=True,
             compression_type="gzip",
             linger_ms=5,
+            partitioner=ThreadPartitioner(),
         )
     except kafka.errors.KafkaError as exc:
         raise unreachable(connection, exc) from exc

@@ -17,15 +17,13 @@ from contextlib import closing
 from pathlib import Path
 
 import kafka
-from aiokafka import TopicPartition
 
 from agents.core.errors import RegistryError
 from agents.core.registry import Registry, parse_registry, read_registry
 from schemas.topics import REGISTRY_TOPIC
-from streams.kafka.admin import create_topics, read_to_end
+from streams.kafka.admin import create_topics, follow_partition, read_to_end
 from streams.kafka.connection import (
     Connection,
-    aiokafka_consumer,
     kafka_consumer,
     kafka_errors,
     kafka_producer,
@@ -62,18 +60,12 @@ async def follow(
     settings: Settings, offset: int, apply: Callable[[Registry], Awaitable[None]]
 ) -> None:
     """Call `apply` with every valid registry published from `offset` on; runs until cancelled."""
-    consumer = aiokafka_consumer(settings, "aduan-registry-follower", enable_auto_commit=False)
-    partition = TopicPartition(REGISTRY_TOPIC, 0)
-    await consumer.start()
-    try:
-        consumer.assign([partition])
-        consumer.seek(partition, offset)
-        async for record in consumer:
-            registry = _parse(record.value, record.offset)
-            if registry is not None:
-                await apply(registry)
-    finally:
-        await consumer.stop()
+    async for record in follow_partition(
+        settings, REGISTRY_TOPIC, offset, "aduan-registry-follower"
+    ):
+        registry = _parse(record.value, record.offset)
+        if registry is not None:
+            await apply(registry)
 
 
 def registry_in_force(settings: Settings, fallback: Registry) -> tuple[Registry, int]:

@@ -70,6 +70,21 @@ class ProducerMetrics:
             ["account"],
             registry=registry,
         )
+        self.x_posts_read = Counter(
+            "aduan_x_posts_read",
+            "Posts the X API returned, each counted once per UTC day as X bills them",
+            registry=registry,
+        )
+        self.x_posts_read_month = Gauge(
+            "aduan_x_posts_read_this_month",
+            "Posts the X API returned this calendar month (UTC), those before a restart included",
+            registry=registry,
+        )
+        self.x_posts_read_budget = Gauge(
+            "aduan_x_posts_read_monthly_budget",
+            "ADUAN_X_MONTHLY_READS: the posts the X plan may read a month (0: no budget set)",
+            registry=registry,
+        )
 
     def http_status(self, status: int) -> None:
         """Counts an X API response: errors by status, 429s also as rate-limit waits."""

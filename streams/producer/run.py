@@ -23,6 +23,7 @@ from streams.settings import Settings
 from streams.x.api import count_responses
 from streams.x.checkpoints import KafkaCheckpoints
 from streams.x.poll import poll_forever
+from streams.x.reads import PostReads
 from streams.x.stream import MentionStream, run_stream
 
 SourceKind = Literal["file", "synthetic", "x-stream", "x-poll"]
@@ -86,8 +87,11 @@ def _stream(
         sink(key, value)
         sink.flush()
 
-    stream = MentionStream(settings.x_bearer_token, send, sink.metrics)
-    run_stream(stream, registry, settings.x_backfill_minutes, follower)
+    store = KafkaCheckpoints(settings, sink.producer, sink.metrics)
+    reads = PostReads("x-stream", settings.x_monthly_reads, store, sink.metrics)
+    stream = MentionStream(settings.x_bearer_token, send, sink.metrics, reads)
+    with reads.saved_on_stop():
+        run_stream(stream, registry, settings.x_backfill_minutes, follower)
 
 
 def _poll(
@@ -96,12 +100,15 @@ def _poll(
     client = tweepy.Client(settings.x_bearer_token, return_type=dict, wait_on_rate_limit=True)
     count_responses(client.session, sink.metrics)
     checkpoints = KafkaCheckpoints(settings, sink.producer, sink.metrics)
-    poll_forever(
-        client,
-        registry,
-        updates=follower,
-        checkpoints=checkpoints,
-        sink=sink,
-        flush=sink.flush,
-        pause=settings.x_poll_seconds,
-    )
+    reads = PostReads("x-poll", settings.x_monthly_reads, checkpoints, sink.metrics)
+    with reads.saved_on_stop():
+        poll_forever(
+            client,
+            registry,
+            updates=follower,
+            checkpoints=checkpoints,
+            sink=sink,
+            flush=sink.flush,
+            pause=settings.x_poll_seconds,
+            reads=reads,
+        )

@@ -1,4 +1,5 @@
-"""`aduan worker`: the Faust worker with the routing agent and the registry follower."""
+"""`aduan worker`: the Faust worker with the routing agent, the registry follower and the
+follower of requests to forget."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import faust
 
 from agents.case_metrics import CaseMetrics
 from agents.case_threads import CaseThreads
+from agents.core.forget import Forgotten
 from agents.core.registry import Registry, load_registry
 from agents.route_mentions import OVERDUE_EVERY, DecidedPosts, Routing, add_route_mentions
 from agents.route_metrics import RoutingMetrics
@@ -18,6 +20,7 @@ from schemas.topics import RAW_TOPIC
 from streams.cases import new_case_book
 from streams.compat.guard import check_versions
 from streams.compat.stream_sleep import take_waiting_events_at_once
+from streams.forget import requests as forget_requests
 from streams.kafka import registry_topic
 from streams.kafka.admin import ensure_topics, routing_specs
 from streams.metrics.registry import new_registry
@@ -58,7 +61,13 @@ def run_worker(settings: Settings) -> None:
     case_metrics = CaseMetrics(metrics)
     clock = partial(datetime.now, UTC)
     cases = new_case_book(settings, registry, clock, threads, case_metrics.observe)
-    routing = Routing(settings.policy, seen, registry, RoutingMetrics(metrics), cases)
+    # Every request recorded so far is known before the first post is routed; later ones are
+    # followed as they come.
+    requests, forget_offset = forget_requests.read_requests(settings)
+    forgotten = Forgotten(requests.values())
+    routing = Routing(
+        settings.policy, seen, registry, RoutingMetrics(metrics), cases, forgotten=forgotten
+    )
     add_route_mentions(app, routing, RAW_TOPIC, seen, threads)
 
     async def count_cases() -> None:
@@ -74,6 +83,11 @@ def run_worker(settings: Settings) -> None:
         await registry_topic.follow(settings, offset, apply)
 
     app.task(follow_registry)
+
+    async def follow_forget_requests() -> None:
+        await forget_requests.follow(settings, forget_offset, forgotten.add)
+
+    app.task(follow_forget_requests)
 
     # Rarer full collections: the slowest events came right after one
     # (docs/decisions/0023-rarer-garbage-collections.md).

@@ -14,6 +14,7 @@ import tweepy
 from agents.core.registry import Account, Registry
 from agents.core.split import split_line
 from streams.x.api import FIELDS, RegistryUpdates, Sink, refused
+from streams.x.reads import PostReads
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,27 @@ def poll_once(
     checkpoints: Checkpoints,
     sink: Sink,
     flush: Callable[[], None],
+    *,
+    reads: PostReads | None = None,
 ) -> int:
     """One round over both timelines of every agency account; returns the posts produced.
 
     The timeline pages run from newest to oldest, so a timeline's checkpoint moves to the newest
     id only after every page was produced and `flush` saw Kafka acknowledge them all: a crash in
-    between fetches the same posts again, and the worker drops them as duplicates."""
+    between fetches the same posts again, and the worker drops them as duplicates. `reads`
+    counts every post of every page as X returned it, and is stored with each checkpoint."""
     produced = 0
     for agency in registry.agencies:
         for account in agency.accounts:
             for timeline in TIMELINES:
                 produced += _poll_timeline(
-                    client, account, timeline, checkpoints=checkpoints, sink=sink, flush=flush
+                    client,
+                    account,
+                    timeline,
+                    checkpoints=checkpoints,
+                    sink=sink,
+                    flush=flush,
+                    reads=reads,
                 )
     return produced
 
@@ -61,6 +71,7 @@ def _poll_timeline(
     checkpoints: Checkpoints,
     sink: Sink,
     flush: Callable[[], None],
+    reads: PostReads | None,
 ) -> int:
     """One timeline of `account` from its checkpoint; returns the posts produced."""
     options: dict[str, Any] = {"since_id": checkpoints.get(account.id, timeline), **FIELDS}
@@ -76,6 +87,8 @@ def _poll_timeline(
     try:
         for page in pages:
             newest = newest or page.get("meta", {}).get("newest_id")
+            if reads is not None:
+                reads.add(page.get("data", ()))
             if "data" not in page:
                 continue
             for key, value in split_line(orjson.dumps(page)):
@@ -87,6 +100,10 @@ def _poll_timeline(
     flush()
     if newest is not None:
         checkpoints.put(account.id, timeline, newest)
+    if reads is not None:
+        # Stored with the checkpoint: posts read since the last one are read, and counted, again
+        # by a poller that takes over after a crash.
+        reads.save()
     return produced
 
 
@@ -99,10 +116,11 @@ def poll_forever(
     sink: Sink,
     flush: Callable[[], None],
     pause: float,
+    reads: PostReads | None = None,
 ) -> None:
     """`poll_once` every `pause` seconds; a registry version published during a pause is
     polled from the next round on."""
     while True:
-        produced = poll_once(client, registry, checkpoints, sink, flush)
+        produced = poll_once(client, registry, checkpoints, sink, flush, reads=reads)
         log.info("polled registry %s: %d new posts", registry.version, produced)
         registry = updates.wait(pause) or registry

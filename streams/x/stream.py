@@ -23,9 +23,14 @@ from streams.x.api import (
     count_responses,
     refused,
 )
+from streams.x.reads import PostReads
 
 log = logging.getLogger(__name__)
 
+
+READS_SAVE_SECONDS = 60.0
+"""How often, at most, the stream stores its month's count of posts read: a live stream has no
+checkpoints to store it with, and storing it with every post would double the writes."""
 
 RULE_LENGTH = 512
 """The longest rule value sent: the X documentation gives rules of 512 characters to its lowest
@@ -82,15 +87,21 @@ def sync_rules(client: tweepy.StreamingClient, registry: Registry) -> None:
 
 
 class MentionStream(tweepy.StreamingClient):  # type: ignore[misc]
-    """Forwards every stream message as it arrived. tweepy reconnects with X's backoff rules
-    when the connection drops."""
+    """Forwards every stream message as it arrived, its post counted in `reads`. tweepy
+    reconnects with X's backoff rules when the connection drops."""
 
     def __init__(
-        self, bearer_token: str, sink: Sink, metrics: ProducerMetrics, **options: Any
+        self,
+        bearer_token: str,
+        sink: Sink,
+        metrics: ProducerMetrics,
+        reads: PostReads | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(bearer_token, wait_on_rate_limit=True, **options)
         self.sink = sink
         self.metrics = metrics
+        self.reads = reads
         self.failure: Exception | None = None
         self.connections = 0
         count_responses(self.session, metrics)
@@ -110,6 +121,9 @@ class MentionStream(tweepy.StreamingClient):  # type: ignore[misc]
             for notice in notices:
                 self._notice(notice)
             return
+        if self.reads is not None:
+            self.reads.add(stream_posts(raw_data))
+            self.reads.save(at_most_every=READS_SAVE_SECONDS)
         for key, value in split_line(raw_data):
             self.sink(key, value)
 
@@ -155,6 +169,16 @@ def stream_notices(raw: bytes) -> list[Any] | None:
         return None
     errors = document.get("errors")
     return errors if type(errors) is list and errors else None
+
+
+def stream_posts(raw: bytes) -> list[Any]:
+    """The post a stream message carries (its `data`), as a list of one; none if unreadable."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return []
+    data = document.get("data") if type(document) is dict else None
+    return [data] if type(data) is dict else []
 
 
 class RuleFollower(threading.Thread):

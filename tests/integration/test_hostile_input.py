@@ -16,6 +16,8 @@ import pytest
 from kafka import KafkaProducer
 
 from agents.core.registry import load_registry
+from agents.core.split import split_line
+from streams.kafka.connection import ThreadPartitioner
 from tests.integration.conftest import Worker, running_broker
 from tests.integration.test_pipeline import comparable, read_all
 from tests.integration.test_replay import REGISTRY, output_topics, route, synthetic
@@ -59,20 +61,23 @@ def test_the_worker_survives_garbage_and_routes_what_route_computes(
     aduan_env: dict[str, str], worker_process: Worker, tmp_path: Path
 ) -> None:
     rng = random.Random(606)
-    # Keyed by post id as `aduan produce` sends them: the worker's memory of a post id lives
-    # in its partition, so copies of a post must share one. Unreadable messages have no key.
+    # Keyed and partitioned as `aduan produce` sends them: the worker's memory of a post id
+    # lives in its partition, so copies of a post must share one.
     good = synthetic(aduan_env, 200, 606)
     sample = orjson.loads(good[0][1])
     huge = orjson.loads(good[1][1])
     huge["data"]["text"] = "@humasjateng " + "jalan rusak " * 75_000  # about 900 kB
     huge_id = "1785459115422658617"  # its own post, not a copy of the one it was made from
     huge["data"].update(id=huge_id, conversation_id=huge_id, edit_history_tweet_ids=[huge_id])
-    bad = [(None, value) for value in [*unreadable(rng), *wrong_types(sample, rng)]]
-    messages = [*good, *bad, (huge_id.encode(), orjson.dumps(huge))]
+    bad = [split_line(value)[0] for value in [*unreadable(rng), *wrong_types(sample, rng)]]
+    messages = [*good, *bad, (f"{huge_id}/{huge_id}".encode(), orjson.dumps(huge))]
     rng.shuffle(messages)
 
     producer = KafkaProducer(
-        bootstrap_servers=aduan_env["ADUAN_BROKER"], acks="all", max_request_size=2**20
+        bootstrap_servers=aduan_env["ADUAN_BROKER"],
+        acks="all",
+        max_request_size=2**20,
+        partitioner=ThreadPartitioner(),
     )
     for key, value in messages:
         producer.send("mentions.raw", key=key, value=value)

@@ -30,6 +30,7 @@ from agents.core.verify import VerificationPolicy
 from agents.core.workdays import load_calendar
 from schemas.topics import CASES_TOPIC, RAW_TOPIC
 from streams.kafka.admin import count_messages, topic_specs
+from streams.kafka.connection import ThreadPartitioner
 from streams.settings import Settings
 from tests.integration.conftest import ROOT, Worker, free_port, running_broker
 from tests.integration.test_pipeline import Message, aduan, comparable, read_all, records_until_end
@@ -70,7 +71,7 @@ def synthetic(env: dict[str, str], count: int, seed: int) -> list[Post]:
 def send(broker: str, posts: list[Post], first_ms: int) -> None:
     """Send `posts` with CreateTimes 10 ms apart from `first_ms`, keyed as `aduan produce` keys
     them."""
-    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all", partitioner=ThreadPartitioner())
     for index, (key, value) in enumerate(posts):
         producer.send(RAW_TOPIC, key=key, value=value, timestamp_ms=first_ms + 10 * index)
     producer.flush()

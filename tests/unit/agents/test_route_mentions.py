@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from agents.case_threads import CaseThreads
 from agents.core.cases import CaseBook, CasePost
+from agents.core.forget import Forgotten, forget_request
 from agents.core.registry import load_registry
 from agents.core.verify import VerificationPolicy
 from agents.core.workdays import WorkCalendar
@@ -33,6 +34,7 @@ from agents.route_metrics import RoutingMetrics
 from streams.settings import Settings
 from streams.worker.app import create_app
 from tests.unit.agents.factories import (
+    CITIZEN_ID,
     KEJATI_HANDLE,
     KEJATI_ID,
     build_registry,
@@ -47,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[3]
 class Message:
     partition: int
     offset: int
-    value: bytes
+    value: bytes | None
     topic: str = "mentions.raw"
     timestamp: float = 0.0
 
@@ -186,6 +188,27 @@ def test_each_post_of_a_batch_is_routed_as_the_current_event(tmp_path: Path) -> 
 
     assert stream.sent == [sent([(0, 10), (2, 11), (1, 12)]), sent([(0, 13)])]
     assert stream.current_event is before
+
+
+def test_a_tombstone_is_an_erasure_not_a_post_and_a_forgotten_users_post_is_rejected(
+    tmp_path: Path,
+) -> None:
+    app = new_app(tmp_path)
+    producer = AiokafkaProducer()
+    app.producer = SimpleNamespace(_ensure_producer=lambda: producer)  # type: ignore[assignment]
+    request = forget_request("user", CITIZEN_ID, "citizen request", datetime.now(UTC))
+    forgotten = Forgotten()
+    metrics = RoutingMetrics(CollectorRegistry())
+    routing = Routing(VerificationPolicy(), set(), build_registry(), metrics, forgotten=forgotten)
+    forgotten.add(request)  # a request followed after the worker started
+    routing.use(build_registry())  # a new registry keeps the requests
+    post = make_post(id="1790000000000000950", mentions=[(KEJATI_ID, KEJATI_HANDLE)])
+    events = [Event(Message(0, 1, None)), Event(Message(0, 2, stream_line(post)))]
+    stream = Stream([events], producer)
+    agent = add_route_mentions(app, routing, "mentions.raw", Remembered())
+    asyncio.run(agent.fun(stream))  # type: ignore[arg-type]
+    key = post["id"].encode()
+    assert stream.sent == [[("mentions.rejected", DefaultPartitioner()(key, [0, 1, 2], []), key)]]
 
 
 def test_the_dedup_table_queues_each_write_for_its_partition_not_through_faust(

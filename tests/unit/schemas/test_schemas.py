@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from agents.core.cases import CaseBook
+from agents.core.forget import Forgotten, forget_request, withdrawal
 from agents.core.registry import load_registry
 from agents.core.route import Router
 from agents.core.verify import VerificationPolicy
@@ -22,8 +23,11 @@ from schemas.events import (
     Case,
     Complaint,
     DeadLetter,
+    ForgetKind,
+    ForgetRequest,
     Rejection,
     RejectionReason,
+    Withdrawal,
 )
 from schemas.topics import CASES_TOPIC, DEAD_LETTER_TOPIC, REJECTED_TOPIC
 
@@ -34,7 +38,11 @@ RECORDS = {
     "rejection": Rejection,
     "dead_letter": DeadLetter,
     "case": Case,
+    "forget_request": ForgetRequest,
+    "withdrawal": Withdrawal,
 }
+ROUTED = {"complaint", "rejection", "dead_letter", "case"}
+"""The records the router emits."""
 
 
 def _schema(name: str) -> dict[str, Any]:
@@ -67,6 +75,10 @@ def test_rejection_reasons_match_the_code() -> None:
     assert _schema("rejection")["properties"]["reason"]["enum"] == list(get_args(RejectionReason))
 
 
+def test_forget_kinds_match_the_code() -> None:
+    assert _schema("forget_request")["properties"]["kind"]["enum"] == list(get_args(ForgetKind))
+
+
 def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(
         _schema(name), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
@@ -87,6 +99,7 @@ def test_every_event_of_the_sample_and_real_payloads_validates() -> None:
     inputs = [ROOT / "deploy" / "samples" / "mentions.jsonl"]
     inputs += sorted((ROOT / "tests" / "fixtures" / "real").glob("*.jsonl"))
     seen_topics = set()
+    forgotten = Forgotten()
     for path in inputs:
         for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
             for topic, _key, event in router.route_line(raw, number):
@@ -97,7 +110,16 @@ def test_every_event_of_the_sample_and_real_payloads_validates() -> None:
                 }.get(topic, "complaint")
                 validators[name].validate(event)
                 seen_topics.add(name)
-    assert seen_topics == set(RECORDS)
+                if name == "complaint" and not forgotten:
+                    complaint = dict(event or {})
+                    request = forget_request("post", complaint["tweet_id"], "deleted", now)
+                    _validator("forget_request").validate(request)
+                    forgotten.add(request)
+                    assert forgotten.of_complaint(complaint) == request
+                    notice = withdrawal(complaint, request, "2024-05-10T00:00:00.000Z")
+                    _validator("withdrawal").validate(notice)
+    assert seen_topics == ROUTED
+    assert forgotten
 
 
 def test_a_wrong_event_is_refused_by_the_schema() -> None:

@@ -17,7 +17,10 @@ def test_defaults() -> None:
     assert Connection.of(settings).faust_broker == "kafka://localhost:9092"
     assert settings.agencies == Path("deploy/agencies.yaml")
     assert (settings.topic_partitions, settings.topic_replicas) == (3, 1)
-    assert settings.raw_retention_ms == -1
+    assert settings.raw_retention_ms == 90 * 24 * 60 * 60 * 1000
+    assert settings.event_retention_ms == 30 * 24 * 60 * 60 * 1000
+    assert settings.compaction_lag_ms == 24 * 60 * 60 * 1000
+    assert settings.x_monthly_reads == 0
     assert settings.dedup_days == 7
     assert settings.calendar == Path("deploy/calendar.yaml")
     assert settings.case_days == 90
@@ -96,7 +99,17 @@ def test_a_registry_file_that_is_there_is_used(tmp_path: Path) -> None:
 
 
 def test_case_days_come_from_the_environment() -> None:
-    assert Settings.from_env({"ADUAN_CASE_DAYS": "120"}).case_days == 120
+    assert Settings.from_env({"ADUAN_CASE_DAYS": "60"}).case_days == 60
+
+
+@pytest.mark.parametrize("name", ["ADUAN_CASE_DAYS", "ADUAN_DEDUP_DAYS"])
+def test_the_worker_may_not_remember_posts_longer_than_mentions_raw_keeps_them(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({name: "120"})
+    assert f"{name}=120 days is longer than mentions.raw keeps posts" in str(info.value)
+    assert "ADUAN_RAW_RETENTION_MS=7776000000, 90 days" in str(info.value)
+    kept_for_good = {name: "120", "ADUAN_RAW_RETENTION_MS": "-1"}
+    assert getattr(Settings.from_env(kept_for_good), name.lower()[6:]) == 120
 
 
 def test_without_the_default_calendar_file_there_are_no_overrides_but_a_set_one_must_exist(

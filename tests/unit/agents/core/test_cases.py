@@ -85,7 +85,7 @@ def test_a_complaint_opens_a_case_due_after_five_working_days() -> None:
         "answered_on_time": None,
         "status": "open",
         "registry_version": REGISTRY.version,
-        "schema_version": 2,
+        "schema_version": 3,
     }
 
 

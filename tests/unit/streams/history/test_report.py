@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from agents.core.errors import AduanError
+from agents.core.forget import Forgotten, forget_request, withdrawal
 from schemas.events import CaseStatus
 from streams.cli import main
 from streams.history import report
@@ -257,12 +258,15 @@ def test_events_from_file_names_the_line_that_is_not_an_event() -> None:
         list(events_from_file(source, "events.jsonl"))
 
 
-def test_events_from_kafka_adds_the_cases_opened_in_the_window(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("forgotten", [False, True])
+def test_events_from_kafka_adds_the_cases_opened_in_the_window_and_skips_forgotten_posts(
+    monkeypatch: pytest.MonkeyPatch, forgotten: bool
 ) -> None:
     inside = _case("1", "a", status="open", opened_at="2024-05-01T00:00:00.000Z")
     complaint = _complaint("1", "a")
+    forgotten_one = _complaint("2", "a")
     mention = stream_line(make_post(id="1", conversation_id="900"))
+    requests = [forget_request("post", "2", "citizen request", datetime.now(UTC))]
     window = Window(datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 2, tzinfo=UTC))
 
     async def read_spans(*_: Any) -> Any:
@@ -271,6 +275,9 @@ def test_events_from_kafka_adds_the_cases_opened_in_the_window(
             SimpleNamespace(topic="mentions.raw", key=b"900", value=mention, timestamp=1_000),
             SimpleNamespace(
                 topic="complaints.a", key=b"1", value=orjson.dumps(complaint), timestamp=2_000
+            ),
+            SimpleNamespace(
+                topic="complaints.a", key=b"2", value=orjson.dumps(forgotten_one), timestamp=2_001
             ),
         ]
         yield SimpleNamespace(records=records)
@@ -283,9 +290,36 @@ def test_events_from_kafka_adds_the_cases_opened_in_the_window(
     monkeypatch.setattr(report, "find_spans", lambda *_: [])
     monkeypatch.setattr(report, "read_spans", read_spans)
     monkeypatch.setattr(report, "read_to_end", read_to_end)
+    recorded = Forgotten(requests if forgotten else [])
+    monkeypatch.setattr(report.forget_requests, "forgotten", lambda _: recorded)
     events, mentions = report.events_from_kafka(Settings.from_env({}), window)
-    assert events == [("complaints.a", "1", complaint, 2_000), ("cases", "a:1", inside, None)]
+    kept = [] if forgotten else [("complaints.a", "2", forgotten_one, 2_001)]
+    complaints = [("complaints.a", "1", complaint, 2_000), *kept]
+    assert events == [*complaints, ("cases", "a:1", inside, None)]
     assert mentions == {"1": 1_000}
+
+
+def test_a_withdrawn_complaint_counts_nowhere_in_the_tables() -> None:
+    kept = _complaint("1", "a", complaint_id="1")
+    withdrawn = _complaint("2", "a", complaint_id="2")
+    request = forget_request("post", "2", "citizen request", datetime.now(UTC))
+    notice = withdrawal(withdrawn, request, "2024-05-03T00:00:00.000Z")
+    tables = build_tables(
+        [
+            ("complaints.a", "1", kept, None),
+            ("complaints.a", "2", withdrawn, None),
+            ("complaints.a", "2", notice, None),
+        ]
+    )
+    assert sum(tables.complaints_per_day.values()) == 1
+    assert set(tables.agencies_per_post) == {"1"}
+
+
+def test_a_withdrawal_read_from_a_subscriber_file_is_placed_on_its_agency_topic() -> None:
+    request = forget_request("post", "2", "citizen request", datetime.now(UTC))
+    notice = withdrawal(_complaint("2", "a", complaint_id="2"), request, "2024-05-03T00:00Z")
+    source = io.BytesIO(orjson.dumps(notice) + b"\n")
+    assert list(events_from_file(source, "a.jsonl")) == [("complaints.a", None, notice, None)]
 
 
 def test_report_of_the_routed_sample_writes_charts_tables_and_a_page(tmp_path: Path) -> None:

@@ -50,6 +50,8 @@ def test_the_worker_reads_mentions_and_writes_events_but_never_writes_mentions()
         ("DESCRIBE", "TOPIC", "mentions.raw", "LITERAL"),
         ("READ", "TOPIC", "aduan.registry", "LITERAL"),
         ("DESCRIBE", "TOPIC", "aduan.registry", "LITERAL"),
+        ("READ", "TOPIC", "aduan.forget", "LITERAL"),
+        ("DESCRIBE", "TOPIC", "aduan.forget", "LITERAL"),
         *(
             (op, "TOPIC", name, "LITERAL")
             for name in ("mentions.rejected", "mentions.dlq", "cases")

@@ -107,7 +107,9 @@ def topics_create(
 def test_topics_that_match_are_reported_as_existing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    admin = FakeAdmin(existing=every_topic(), refused=set(), partitions={"aduan.registry": 1})
+    admin = FakeAdmin(
+        existing=every_topic(), refused=set(), partitions={"aduan.registry": 1, "aduan.forget": 1}
+    )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 0
     assert all(line.split()[1] == "exists" for line in lines), lines
@@ -117,7 +119,9 @@ def test_a_mentions_topic_of_another_partition_count_fails_and_says_what_to_do(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     admin = FakeAdmin(
-        existing=every_topic(), refused=set(), partitions={"mentions.raw": 6, "aduan.registry": 1}
+        existing=every_topic(),
+        refused=set(),
+        partitions={"mentions.raw": 6, "aduan.registry": 1, "aduan.forget": 1},
     )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 1
@@ -133,7 +137,9 @@ def test_a_mentions_topic_of_another_partition_count_fails_and_says_what_to_do(
 def test_a_registry_topic_of_several_partitions_fails(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    admin = FakeAdmin(existing=every_topic(), refused=set(), partitions={"aduan.registry": 3})
+    admin = FakeAdmin(
+        existing=every_topic(), refused=set(), partitions={"aduan.registry": 3, "aduan.forget": 1}
+    )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 1
     assert lines[-1] == (
@@ -143,13 +149,48 @@ def test_a_registry_topic_of_several_partitions_fails(
     )
 
 
+def test_a_forget_topic_of_several_partitions_fails_and_is_not_to_be_deleted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin = FakeAdmin(
+        existing=every_topic(), refused=set(), partitions={"aduan.registry": 1, "aduan.forget": 2}
+    )
+    code, lines = topics_create(admin, monkeypatch, capsys)
+    assert code == 1
+    assert lines[-1].startswith("aduan topics: aduan.forget has 2 partitions; it must have 1")
+    assert "deleting it would forget the requests" in lines[-1]
+
+
+def test_text_topics_are_compacted_and_deleted_after_their_retention() -> None:
+    settings = Settings.from_env(
+        {"ADUAN_RAW_RETENTION_MS": "864000000", "ADUAN_DEDUP_DAYS": "2", "ADUAN_CASE_DAYS": "3"}
+    )
+    specs = {spec.name: spec for spec in topic_specs(settings, load_registry(REGISTRY))}
+    lag = str(24 * 60 * 60 * 1000)
+    assert specs["mentions.raw"].configs == {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": "864000000",
+        "max.compaction.lag.ms": lag,
+    }
+    month = str(30 * 24 * 60 * 60 * 1000)
+    for name in ("complaints.kejati-jateng", "complaints.unrouted"):
+        assert specs[name].configs == {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": month,
+            "max.compaction.lag.ms": lag,
+        }
+    for name in ("mentions.rejected", "mentions.dlq"):
+        assert specs[name].configs == {"retention.ms": month}
+    assert specs["aduan.forget"] == TopicSpec("aduan.forget", {"cleanup.policy": "compact"}, 1)
+
+
 def test_a_complaints_topic_of_another_partition_count_is_named_but_not_an_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     admin = FakeAdmin(
         existing=every_topic(),
         refused=set(),
-        partitions={"complaints.kejati-jateng": 1, "aduan.registry": 1},
+        partitions={"complaints.kejati-jateng": 1, "aduan.registry": 1, "aduan.forget": 1},
     )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 0

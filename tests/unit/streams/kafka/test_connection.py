@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import aiokafka.errors
 import kafka.errors
+import kafka.partitioner
 import pytest
 
 from streams.errors import BrokerError
@@ -115,3 +116,32 @@ def test_the_worker_gets_the_same_servers_and_login_in_faust_form() -> None:
     assert (credentials.username, credentials.password) == ("worker", "pw")
     assert credentials.mechanism.value == "SCRAM-SHA-512"
     assert Connection(("a:9092",)).faust_options()["broker_credentials"] is None
+
+
+class _Cluster:
+    """What kafka-python's partitioners ask of cluster metadata."""
+
+    def topics(self) -> set[str]:
+        return {"mentions.raw"}
+
+    def partitions_for_topic(self, _: str) -> set[int]:
+        return set(range(12))
+
+    def available_partitions_for_topic(self, _: str) -> set[int]:
+        return set(range(12))
+
+
+def test_a_post_lands_in_its_threads_partition_as_keys_of_a_thread_alone_did() -> None:
+    partitioner = connection.ThreadPartitioner()
+    default = kafka.partitioner.DefaultPartitioner()
+
+    def placed(by: kafka.partitioner.Partitioner, key: bytes) -> int:
+        return int(by.partition("mentions.raw", None, key, None, b"", _Cluster()))
+
+    threads = [str(1790000000000000000 + 7919 * n).encode() for n in range(40)]
+    for thread in threads:
+        where = placed(default, thread)
+        assert placed(partitioner, thread) == where  # keys made before post ids joined them
+        for post in (thread, thread[:-3] + b"999", b"1"):
+            assert placed(partitioner, thread + b"/" + post) == where
+    assert len({placed(default, thread) for thread in threads}) > 1  # the premise: they spread

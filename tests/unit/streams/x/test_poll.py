@@ -19,6 +19,8 @@ from streams.errors import XRefusedError
 from streams.metrics.producer import ProducerMetrics
 from streams.x.api import count_responses
 from streams.x.poll import TIMELINES, Timeline, poll_forever, poll_once
+from streams.x.reads import PostReads
+from tests.unit.streams.x.memory_reads import Clock, MemoryReads
 from tests.unit.streams.x.payloads import (
     HUMAS,
     KEJATI,
@@ -113,8 +115,8 @@ def test_poll_pages_waits_out_a_429_and_checkpoints_after_the_flush(
 
     assert produced == 2
     assert [key for key, _ in collected.messages] == [
-        b"1790000000000000020",
-        b"1790000000000000010",
+        b"1790000000000000020/1790000000000000020",
+        b"1790000000000000010/1790000000000000010",
     ]
     second = orjson.loads(collected.messages[1][1])
     assert second == {"data": older, "includes": {"users": users[1:]}}
@@ -197,6 +199,84 @@ def test_poll_reads_each_accounts_own_posts_from_their_own_checkpoint() -> None:
     assert {(HUMAS, "mentions"), (HUMAS, "posts")} <= set(others)
 
 
+class Recorded(MemoryCheckpoints, MemoryReads):
+    """Checkpoints and counts of reads stored in one list, in the order they were stored."""
+
+    def __init__(self) -> None:
+        MemoryCheckpoints.__init__(self)
+        MemoryReads.__init__(self)
+        self.events: list[tuple[str, Any]] = []
+
+    def put(self, account_id: str, timeline: Timeline, since_id: str) -> None:
+        super().put(account_id, timeline, since_id)
+        self.events.append(("checkpoint", (account_id, timeline)))
+
+    def put_reads(self, source: str, month: str, count: int) -> None:
+        super().put_reads(source, month, count)
+        self.events.append(("reads", count))
+
+
+@responses.activate
+def test_every_post_of_every_page_is_a_read_once_a_day_stored_with_each_checkpoint() -> None:
+    complaint = post(
+        "1790000000000000050", "1500000002", "@KejatiJateng jalan berlubang",
+        (KEJATI, "KejatiJateng"),
+    )  # fmt: skip
+    older = post(
+        "1790000000000000030", "1500000003", "@KejatiJateng lampu mati", (KEJATI, "KejatiJateng")
+    )
+    # An agency's own post that mentions another agency: in both timelines, billed once.
+    forwarded = post(
+        "1790000000000000045", HUMAS, "@KejatiJateng mohon ditindaklanjuti",
+        (KEJATI, "KejatiJateng"),
+    )  # fmt: skip
+    reply = answer("1790000000000000070", KEJATI, complaint, "warga_dua")
+    humas = user(HUMAS, "humasjateng", "government")
+    kejati = user(KEJATI, "KejatiJateng", "government")
+    citizens = [user("1500000002", "warga_dua"), user("1500000003", "warga_tiga")]
+    mentions = timeline_url(KEJATI, "mentions")
+    responses.get(
+        mentions,
+        json=mentions_page(KEJATI, [complaint, forwarded], [citizens[0], humas], next_token="n1"),
+        match=[matchers.query_param_matcher({"max_results": "100"}, strict_match=False)],
+    )
+    responses.get(
+        mentions,
+        json=mentions_page(KEJATI, [older], citizens[1:]),
+        match=[matchers.query_param_matcher({"pagination_token": "n1"}, strict_match=False)],
+    )
+    responses.get(timeline_url(KEJATI, "posts"), json=mentions_page(KEJATI, [reply], [kejati]))
+    responses.get(timeline_url(HUMAS, "posts"), json=mentions_page(HUMAS, [forwarded], [humas]))
+    answer_every_account(REGISTRY, but={(KEJATI, "mentions"), (KEJATI, "posts"), (HUMAS, "posts")})
+    stored = Recorded()
+    metrics = ProducerMetrics(CollectorRegistry(), "x-poll")
+    reads = PostReads("x-poll", 0, stored, metrics, Clock("2024-05-01T03:10:00+00:00"))
+    collected = Collected()
+
+    produced = poll_once(
+        tweepy.Client(TOKEN, return_type=dict),
+        REGISTRY,
+        stored,
+        collected,
+        collected.flush,
+        reads=reads,
+    )
+
+    assert produced == 5  # the forwarded post twice: the worker drops the second copy
+    assert sample(metrics, "aduan_x_posts_read_total") == 4
+    assert sample(metrics, "aduan_x_posts_read_this_month") == 4
+    # The pemprov-jateng accounts come first in the registry, then kejati-jateng's.
+    assert stored.events == [
+        ("checkpoint", (HUMAS, "posts")),
+        ("reads", 1),
+        ("checkpoint", (KEJATI, "mentions")),
+        ("reads", 3),
+        ("checkpoint", (KEJATI, "posts")),
+        ("reads", 4),
+    ]
+    assert stored.stored == {("x-poll", "2024-05"): 4}
+
+
 class Unacknowledged(Collected):
     """A sink whose Kafka never acknowledges: `flush` fails while posts are waiting."""
 
@@ -225,7 +305,8 @@ def test_poll_keeps_the_checkpoint_when_kafka_does_not_acknowledge(timeline: Tim
     sink = Unacknowledged()
     with pytest.raises(RuntimeError, match="broker unreachable"):
         poll_once(tweepy.Client("token", return_type=dict), REGISTRY, checkpoints, sink, sink.flush)
-    assert [key for key, _ in sink.messages] == [b"1790000000000000030"]  # produced, not acked
+    # Produced, not acknowledged.
+    assert [key for key, _ in sink.messages] == [b"1790000000000000030/1790000000000000030"]
     assert checkpoints.since == before
 
 

@@ -18,7 +18,16 @@ from responses import matchers
 from agents.core.registry import Registry, parse_registry
 from streams.errors import XRefusedError
 from streams.metrics.producer import ProducerMetrics
-from streams.x.stream import RULE_LENGTH, MentionStream, run_stream, stream_rules, sync_rules
+from streams.x.reads import PostReads
+from streams.x.stream import (
+    READS_SAVE_SECONDS,
+    RULE_LENGTH,
+    MentionStream,
+    run_stream,
+    stream_rules,
+    sync_rules,
+)
+from tests.unit.streams.x.memory_reads import Clock, MemoryReads
 from tests.unit.streams.x.payloads import (
     REGISTRY,
     ROOT,
@@ -149,9 +158,9 @@ def test_stream_forwards_every_message_and_reconnects_after_a_drop() -> None:
     run_stream(stream, REGISTRY, backfill_minutes=2, updates=Published())
 
     assert [key for key, _ in collected.messages] == [
-        b"1790000000000000001",
-        b"1790000000000000002",
-        b"1790000000000000003",
+        b"1790000000000000001/1790000000000000001",
+        b"1790000000000000002/1790000000000000002",
+        b"1790000000000000003/1790000000000000003",
     ]
     assert orjson.loads(collected.messages[0][1])["matching_rules"][0]["tag"] == "kejati-jateng"
     assert (first.call_count, second.call_count) == (1, 1)
@@ -162,6 +171,38 @@ def test_stream_forwards_every_message_and_reconnects_after_a_drop() -> None:
     assert query["backfill_minutes"] == "2"
     assert sample(metrics, "aduan_x_stream_reconnects_total") == 1
     assert sample(metrics, "aduan_x_stream_connected") == 0  # disconnected at the end
+
+
+@responses.activate
+def test_each_post_streamed_is_a_read_once_a_day_stored_at_most_once_a_minute() -> None:
+    responses.get(RULES, json=rules_of(REGISTRY))
+    lines = [
+        stream_message("1790000000000000011"),
+        orjson.dumps(OPERATIONAL_DISCONNECT),  # not a post: not billed
+        stream_message("1790000000000000012"),
+        stream_message("1790000000000000011"),  # resent by the backfill the same day
+    ]
+    responses.get(STREAM, body=b"\r\n".join(lines) + b"\r\n")
+    clock = Clock("2024-05-01T03:05:00+00:00")
+    store = MemoryReads()
+    metrics = ProducerMetrics(CollectorRegistry(), "x-stream")
+    reads = PostReads("x-stream", 0, store, metrics, clock)
+    collected = Collected()
+
+    def sink(key: bytes | None, value: bytes) -> None:
+        collected(key, value)
+        clock.advance(READS_SAVE_SECONDS)
+        if len(collected.messages) == 3:
+            stream.disconnect()
+
+    stream = MentionStream(TOKEN, sink, metrics, reads)
+    run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published())
+
+    assert len(collected.messages) == 3
+    assert sample(metrics, "aduan_x_posts_read_total") == 2
+    assert sample(metrics, "aduan_x_posts_read_this_month") == 2
+    # Stored when the second post came, a minute after the start; the repeat changed nothing.
+    assert store.puts == [("x-stream", "2024-05", 2)]
 
 
 @responses.activate
@@ -288,8 +329,8 @@ def test_a_stream_notice_without_a_post_is_counted_and_logged_not_produced(
         run_stream(stream, REGISTRY, backfill_minutes=0, updates=Published())
 
     assert [key for key, _ in collected.messages] == [
-        b"1790000000000000006",
-        b"1790000000000000007",
+        b"1790000000000000006/1790000000000000006",
+        b"1790000000000000007/1790000000000000007",
     ]
     assert "errors" in orjson.loads(collected.messages[1][1])
     notices = "aduan_x_stream_notices_total"

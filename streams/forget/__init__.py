@@ -1,0 +1,2 @@
+"""Forgetting: requests kept in `aduan.forget`, honoured by the worker, replay and reports, and
+swept out of the topics that hold texts."""
