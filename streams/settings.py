@@ -45,7 +45,7 @@ ENVIRONMENT = (
     (
         "ADUAN_COMPACTION_LAG_MS",
         str(_DAY_MS),
-        "most ms a forgotten text stays in mentions.raw and complaints.* (1 day)",
+        "compaction lag of mentions.raw and complaints.* in ms: how soon erasures apply (1 day)",
     ),
     ("ADUAN_DEDUP_DAYS", "7", "days the worker remembers decided post ids"),
     ("ADUAN_CASE_DAYS", "90", "days a case's posts are remembered for replies and answers"),
@@ -149,11 +149,12 @@ class Settings:
             raw_retention_ms=number("ADUAN_RAW_RETENTION_MS", int, -1),
             event_retention_ms=number("ADUAN_EVENT_RETENTION_MS", int, -1),
             compaction_lag_ms=number("ADUAN_COMPACTION_LAG_MS", int, 1),
+            # The dedup table keeps an id for up to twice its days (its two windows).
             dedup_days=_within_retention(
-                number("ADUAN_DEDUP_DAYS", float, 1), "ADUAN_DEDUP_DAYS", get
+                number("ADUAN_DEDUP_DAYS", float, 1), 2, "ADUAN_DEDUP_DAYS", get
             ),
             case_days=_within_retention(
-                number("ADUAN_CASE_DAYS", float, 1), "ADUAN_CASE_DAYS", get
+                number("ADUAN_CASE_DAYS", float, 1), 1, "ADUAN_CASE_DAYS", get
             ),
             worker_dir=Path(get("ADUAN_WORKER_DIR")),
             # Kafka's group.min.session.timeout.ms is 6 s by default: a shorter one is refused.
@@ -185,17 +186,18 @@ def _existing_file(path: Path, name: str, is_default: bool, fix: str) -> Path:
     raise ConfigError(f"{name}: {setting} {path} is not a file{where}; set {name} to {fix}")
 
 
-def _within_retention(days: float, name: str, get: Callable[[str], str]) -> float:
-    """`days`, if the worker keeps post ids that long only while mentions.raw keeps the posts:
-    its state must not outlive the record it was made from."""
+def _within_retention(days: float, times: int, name: str, get: Callable[[str], str]) -> float:
+    """`days`, if the worker, keeping post ids `times` that long, keeps them only while
+    mentions.raw keeps the posts: its state must not outlive the record it was made from."""
     retention = get("ADUAN_RAW_RETENTION_MS")
     try:
         retention_ms = int(retention)
     except ValueError:
         return days  # reported as ADUAN_RAW_RETENTION_MS's own error
-    if retention_ms >= 0 and days * _DAY_MS > retention_ms:
+    if retention_ms >= 0 and times * days * _DAY_MS > retention_ms:
+        kept = f"{days:g} days" if times == 1 else f"up to {times * days:g} days"
         raise ConfigError(
-            f"{name}={days:g} days is longer than mentions.raw keeps posts "
+            f"{name}={days:g} keeps post ids {kept}, longer than mentions.raw keeps posts "
             f"(ADUAN_RAW_RETENTION_MS={retention_ms}, {retention_ms / _DAY_MS:g} days): the "
             f"worker would remember posts that are gone; lower {name} or raise the retention"
         )

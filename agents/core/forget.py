@@ -21,6 +21,8 @@ REASON_LIMIT = 200
 
 def forget_request(kind: ForgetKind, ident: str, reason: str, now: datetime) -> ForgetRequest:
     """A request, checked: X ids are digits, and the reason is what agencies will read."""
+    if kind not in ("post", "user"):
+        raise ForgetError(f"{kind!r}: forget a post or a user")
     if not ident.isascii() or not ident.isdigit():
         raise ForgetError(f"--{kind} {ident!r}: an X {kind} id is digits only, e.g. 1790000000000")
     reason = reason.strip()

@@ -141,7 +141,11 @@ class Router:
 
     def _judge(self, post: Post) -> RejectionReason | Author:
         """The reason to reject the post, or its author when it is to be served."""
-        if self.forgotten.of_post(post) is not None:
+        request = self.forgotten.of_post(post)
+        # An agency's account is no citizen's to forget: only its posts, one by one, are.
+        if request is not None and (
+            request["kind"] == "post" or post.author_id not in self.registry.agency_by_account_id
+        ):
             return "forgotten"
         if post.tweet_id in self.seen:
             return "duplicate"

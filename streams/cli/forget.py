@@ -50,6 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"{sum(swept.kept.values())} under whole-thread keys left to their retention"
             + (again if swept.again else "")
         )
+        warn_uncompacted(swept.uncompacted)
         return 0
     if args.reason is None:
         raise ConfigError("--reason is required: say why, e.g. --reason 'citizen request 2026-117'")
@@ -58,12 +59,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         request = forget_request("post", args.post, args.reason, now)
     else:
         request = forget_request("user", args.user, args.reason, now)
-    for outcome in forget(settings, [request]):
-        print(outcome.line())
+    [outcome] = forget(settings, [request])
+    print(outcome.line())
     print(
-        "the texts leave Kafka once its log cleaner has compacted the topics: within "
-        f"ADUAN_COMPACTION_LAG_MS ({settings.compaction_lag_ms} ms) of the next message each "
-        "topic receives",
+        "the texts leave Kafka when its log cleaner compacts the topics: about "
+        f"ADUAN_COMPACTION_LAG_MS ({settings.compaction_lag_ms} ms) later where messages keep "
+        "coming, after the next `aduan forget --sweep` past that where none do "
+        "(docs/forgetting.md)",
         file=sys.stderr,
     )
+    warn_uncompacted(outcome.uncompacted)
     return 0
+
+
+def warn_uncompacted(topics: list[str]) -> None:
+    """Say loudly where erasures were written in vain: a topic made before aduan compacted it."""
+    for topic in topics:
+        print(
+            f"aduan forget: WARNING: {topic} is not compacted, so the erasures written to it "
+            "erase nothing and its texts stay until its retention ends; set its "
+            "cleanup.policy to compact,delete (docs/forgetting.md, What is kept)",
+            file=sys.stderr,
+        )

@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import closing
+from datetime import datetime
 
 import orjson
 
-from agents.core.forget import Forgotten, request_key
+from agents.core.errors import ForgetError
+from agents.core.forget import Forgotten, forget_request, request_key
 from schemas.events import ForgetRequest
 from schemas.topics import FORGET_TOPIC
 from streams.kafka.admin import ensure_topics, follow_partition, forget_spec, read_to_end
@@ -65,11 +67,16 @@ async def follow(settings: Settings, offset: int, apply: Callable[[ForgetRequest
 
 
 def _parse(value: bytes | None, offset: int) -> ForgetRequest | None:
+    """The request a record holds, checked as `forget_request` made it; None (logged) when it
+    holds none."""
     try:
         request = orjson.loads(value or b"")
-        if request["kind"] in ("post", "user") and str(request["id"]).isdigit():
-            return request  # type: ignore[no-any-return]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        pass
-    log.error("ignoring record %s@%d: not a request to forget", FORGET_TOPIC, offset)
-    return None
+        return forget_request(
+            request["kind"],
+            request["id"],
+            request["reason"],
+            datetime.fromisoformat(request["requested_at"]),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, ForgetError):
+        log.error("ignoring record %s@%d: not a request to forget", FORGET_TOPIC, offset)
+        return None

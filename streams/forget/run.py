@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from agents.core.forget import Forgotten, request_key
+from agents.core.forget import Forgotten, forget_request, request_key
 from schemas.events import ForgetRequest
 from streams.forget import requests as recorded
 from streams.forget.sweep import Swept, sweep
@@ -26,6 +27,8 @@ class Outcome:
     kept: int = 0
     """`mentions.raw` messages of it whose key names a whole thread, which a tombstone cannot
     erase alone: they go when their retention ends."""
+    uncompacted: list[str] = field(default_factory=list)
+    """Topics the sweep wrote erasures to that are not compacted: there they erase nothing."""
 
     def line(self) -> str:
         """One line for the user."""
@@ -55,9 +58,34 @@ def forget(settings: Settings, requests: Sequence[ForgetRequest]) -> list[Outcom
 
 
 def sweep_recorded(settings: Settings) -> Swept:
-    """Sweep every recorded request out of the topics."""
+    """Sweep every recorded request out of the topics. A post forgotten by the id of a later
+    revision takes its whole edit chain with it: the chain's first post is recorded as forgotten
+    too (so the worker and replays forget it), and swept in a second pass."""
     known, _ = recorded.read_requests(settings)
-    return sweep(settings, Forgotten(known.values()))
+    forgotten = Forgotten(known.values())
+    swept = sweep(settings, forgotten)
+    if not swept.chains:
+        return swept
+    now = datetime.now(UTC)
+    chains = {
+        first: forget_request("post", first, request["reason"], now)
+        for first, request in swept.chains.items()
+    }
+    recorded.record(settings, list(chains.values()))
+    for chain in chains.values():
+        forgotten.add(chain)
+    more = sweep(settings, forgotten)
+    for first, request in swept.chains.items():
+        # What the second pass did for a chain counts for the request that named its revision.
+        by, first_key = request_key(request), f"post:{first}"
+        swept.erased[by] += more.erased.pop(first_key, 0)
+        swept.withdrawn.setdefault(by, []).extend(more.withdrawn.pop(first_key, []))
+    swept.erased.update(more.erased)
+    for key, topics in more.withdrawn.items():
+        swept.withdrawn.setdefault(key, []).extend(topics)
+    swept.again += more.again
+    swept.uncompacted = sorted({*swept.uncompacted, *more.uncompacted})
+    return swept
 
 
 def _outcome(request: ForgetRequest, new: bool, swept: Swept) -> Outcome:
@@ -68,4 +96,5 @@ def _outcome(request: ForgetRequest, new: bool, swept: Swept) -> Outcome:
         swept.withdrawn.get(key, []),
         swept.erased[key],
         swept.kept[key],
+        swept.uncompacted,
     )

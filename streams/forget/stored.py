@@ -9,9 +9,11 @@ from kafka import TopicPartition
 
 from agents.core.parse import parse_line
 from agents.core.post import Post
+from agents.core.registry import load_registry
 from schemas.topics import RAW_TOPIC
 from streams.kafka.admin import offsets_at
 from streams.kafka.connection import kafka_consumer, kafka_errors
+from streams.kafka.registry_topic import latest_published
 from streams.settings import Settings
 
 
@@ -59,3 +61,10 @@ def stored_ids(settings: Settings, since_ms: int | None = None) -> StoredIds:
             if post.author_id:
                 stored.users.add(post.author_id)
     return stored
+
+
+def agency_accounts(settings: Settings) -> set[str]:
+    """The user ids of the agencies' accounts, in the registry in force."""
+    published, _ = latest_published(settings)
+    registry = published or load_registry(settings.registry_file())
+    return set(registry.agency_by_account_id)

@@ -22,8 +22,10 @@ from agents.core.forget import Forgotten, request_key, withdrawal
 from agents.core.parse import parse_line
 from agents.core.post import Post
 from agents.core.split import is_post_key
+from schemas.events import ForgetRequest
 from schemas.topics import COMPLAINT_TOPIC_PREFIX, RAW_TOPIC
 from streams.errors import BrokerError
+from streams.kafka.admin import uncompacted
 from streams.kafka.connection import kafka_consumer, kafka_errors, kafka_producer
 from streams.settings import Settings
 
@@ -48,7 +50,12 @@ class Swept:
     withdrawn: dict[str, list[str]] = field(default_factory=dict)
     """The topics a complaint was withdrawn from."""
     again: int = 0
-    """Erasures written again: their texts were still there, the compaction lag past."""
+    """Erasures written again: their texts were still readable."""
+    uncompacted: list[str] = field(default_factory=list)
+    """Topics written to that are not compacted: there the erasures erase nothing."""
+    chains: dict[str, ForgetRequest] = field(default_factory=dict)
+    """The first posts of edit chains forgotten by a later revision's id, with that request:
+    the chain is to be forgotten from its first post on."""
 
 
 def text_topics(topics: set[str]) -> list[str]:
@@ -69,16 +76,20 @@ def sweep(settings: Settings, forgotten: Forgotten) -> Swept:
     if not forgotten:
         return swept
     scan = _Scan(forgotten, swept)
-    for topic, partition, key, value, timestamp in _read_everything(settings):
+    for topic, partition, key, value in _read_everything(settings):
         place = (topic, partition, key)
         if topic == RAW_TOPIC:
-            scan.mention(place, value, timestamp)
+            scan.mention(place, value)
         else:
-            scan.complaint(place, value, timestamp)
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
-    again = scan.settled(now_ms - settings.compaction_lag_ms)
-    swept.again = len(again)
-    _write(settings, {**again, **scan.texts}, set(again), swept)
+            scan.complaint(place, value)
+    swept.kept = scan.kept()
+    # A text still readable after its erasure gets the erasure again: the append closes the
+    # erasure's log segment if nothing else did, so the cleaner can take it
+    # (docs/decisions/0033-forgetting-by-compaction.md). Once compacted, the text is not read.
+    swept.again = len(scan.erased)
+    pending = {**scan.erased, **scan.texts}
+    _write(settings, pending, set(scan.erased), swept)
+    swept.uncompacted = uncompacted(settings, sorted({topic for topic, _, _ in pending}))
     return swept
 
 
@@ -90,24 +101,34 @@ class _Scan:
     swept: Swept
     texts: Pending = field(default_factory=dict)
     """Forgotten texts with no erasure after them yet: each gets one."""
-    erased: dict[Place, tuple[str, bytes | None, int]] = field(default_factory=dict)
-    """Forgotten texts already followed by an erasure, which Kafka has not compacted away yet:
-    the erasure, and when it was written."""
+    erased: Pending = field(default_factory=dict)
+    """Forgotten texts already followed by an erasure, which Kafka has not compacted away yet."""
+    shared: dict[Place, str] = field(default_factory=dict)
+    """Keys made before keys named the post, under which a post that is not forgotten was read:
+    a tombstone would erase it too. The request of a forgotten post under each."""
 
-    def mention(self, place: Place, value: bytes | None, timestamp: int) -> None:
+    def mention(self, place: Place, value: bytes | None) -> None:
         if value is None:
-            self._erasure(place, None, timestamp)
+            self._erasure(place, None)
             return
-        for post in parse_line(value):
-            request = self.forgotten.of_post(post) if isinstance(post, Post) else None
-            if request is None:
-                continue
-            if is_post_key(place[2]):
-                self._text(place, request_key(request), None)
-            else:
-                self.swept.kept[request_key(request)] += 1
+        posts = [post for post in parse_line(value) if isinstance(post, Post)]
+        requests = [self.forgotten.of_post(post) for post in posts]
+        for post, request in zip(posts, requests, strict=True):
+            if request is not None:
+                self._edit_of(post.complaint_id, request)
+        found = [request for request in requests if request is not None]
+        alone = is_post_key(place[2])
+        if not alone and (len(found) < len(posts) or place in self.shared):
+            if found or place in self.texts:  # a kept post shares the key of a forgotten one
+                self.shared[place] = request_key(found[0]) if found else self.texts[place][0]
+            elif place not in self.shared:
+                self.shared[place] = ""
+            self.texts.pop(place, None)
+            return
+        if found:
+            self._text(place, request_key(found[0]), None)
 
-    def complaint(self, place: Place, value: bytes | None, timestamp: int) -> None:
+    def complaint(self, place: Place, value: bytes | None) -> None:
         try:
             event = orjson.loads(value or b"null")
         except orjson.JSONDecodeError:
@@ -115,38 +136,38 @@ class _Scan:
         if not isinstance(event, dict):
             return
         if "withdrawn_at" in event:
-            self._erasure(place, value, timestamp)
+            self._erasure(place, value)
             return
         request = self.forgotten.of_complaint(event) if "complaint_id" in event else None
         if request is not None:
+            self._edit_of(str(event["complaint_id"]), request)
             when = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             notice = orjson.dumps(withdrawal(event, request, when))
             self._text(place, request_key(request), notice)
+
+    def kept(self) -> Counter[str]:
+        """Forgotten posts' messages whose key other posts share, by request."""
+        return Counter(request for request in self.shared.values() if request)
+
+    def _edit_of(self, complaint_id: str, request: ForgetRequest) -> None:
+        """A post forgotten by the id of a later revision: its edit chain is to be forgotten
+        too, from the first post on."""
+        if request["kind"] == "post" and complaint_id not in self.forgotten.posts:
+            self.swept.chains.setdefault(complaint_id, request)
 
     def _text(self, place: Place, request: str, erasure: bytes | None) -> None:
         self.texts[place] = (request, erasure)
         self.erased.pop(place, None)
 
-    def _erasure(self, place: Place, value: bytes | None, timestamp: int) -> None:
+    def _erasure(self, place: Place, value: bytes | None) -> None:
         text = self.texts.pop(place, None)
         if text is not None:
-            self.erased[place] = (text[0], value, timestamp)
-
-    def settled(self, before_ms: int) -> Pending:
-        """The erasures written before `before_ms` whose texts are still readable, to write
-        again: such an erasure's log segment was never closed, as nothing reached the partition
-        since, and an append closes it for the cleaner
-        (docs/decisions/0033-forgetting-by-compaction.md)."""
-        return {
-            place: (request, value)
-            for place, (request, value, timestamp) in self.erased.items()
-            if timestamp < before_ms
-        }
+            self.erased[place] = (text[0], value)
 
 
-def _read_everything(settings: Settings) -> Iterator[tuple[str, int, bytes, bytes | None, int]]:
-    """(topic, partition, key, value, timestamp) of every keyed message of the text topics, from
-    the first offset still kept to the end as of now, in offset order within each partition."""
+def _read_everything(settings: Settings) -> Iterator[tuple[str, int, bytes, bytes | None]]:
+    """(topic, partition, key, value) of every keyed message of the text topics, from the first
+    offset still kept to the end as of now, in offset order within each partition."""
     consumer = kafka_consumer(settings, "aduan-forget-sweep", enable_auto_commit=False)
     with closing(consumer), kafka_errors("reading the topics that hold texts"):
         partitions = [
@@ -166,13 +187,7 @@ def _read_everything(settings: Settings) -> Iterator[tuple[str, int, bytes, byte
                         message.key is not None
                         and message.offset < ends[TopicPartition(message.topic, message.partition)]
                     ):
-                        yield (
-                            message.topic,
-                            message.partition,
-                            message.key,
-                            message.value,
-                            message.timestamp,
-                        )
+                        yield message.topic, message.partition, message.key, message.value
 
 
 def _write(settings: Settings, pending: Pending, again: set[Place], swept: Swept) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiokafka import TopicPartition as AIOTopicPartition
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from agents.core.errors import ConfigError
 from agents.core.registry import Registry
@@ -64,6 +65,24 @@ def routing_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     # One partition: readers take the registry's latest version from partition 0.
     registry_spec = TopicSpec(REGISTRY_TOPIC, _COMPACTED, 1)
     return [raw, *fixed, *complaints, cases, registry_spec, forget_spec()]
+
+
+def uncompacted(settings: Settings, topics: list[str]) -> list[str]:
+    """The topics of `topics` that are not compacted (made before aduan compacted them, or
+    changed since): there a tombstone or a withdrawal erases nothing."""
+    if not topics:
+        return []
+    admin = kafka_admin(settings)
+    with closing(admin), kafka_errors("describing topic configs"):
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
+        )
+    configs = described.get("topic", {}) if isinstance(described, dict) else {}
+    return [
+        topic
+        for topic in topics
+        if "compact" not in configs.get(topic, {}).get("cleanup.policy", {}).get("value", "")
+    ]
 
 
 def forget_spec() -> TopicSpec:

@@ -108,6 +108,7 @@ def test_a_forgotten_complaint_is_withdrawn_not_replayed_and_gone_after_cleaning
     try:
         produce(env, tmp_path, forgotten_line, kept_line)
         wait_for(lambda: len(subscribed(env)) == 2, "both complaints at the agency")
+        assert holding(broker, secret.encode()) == ["complaints.kejati-jateng", "mentions.raw"]
 
         said = aduan(env, "forget", "--post", forgotten_id, "--reason", "citizen request 2026-117")
         assert said.splitlines() == [
@@ -156,7 +157,6 @@ def test_a_forgotten_complaint_is_withdrawn_not_replayed_and_gone_after_cleaning
             "forgotten"
         }
 
-        assert holding(broker, secret.encode()) == ["complaints.kejati-jateng", "mentions.raw"]
         # The cleaner takes a segment once it is closed, which the next message after the
         # compaction lag does; then it runs within its backoff (15 s by default).
         time.sleep(LAG_MS / 1000 + 1)

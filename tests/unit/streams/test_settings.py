@@ -102,14 +102,22 @@ def test_case_days_come_from_the_environment() -> None:
     assert Settings.from_env({"ADUAN_CASE_DAYS": "60"}).case_days == 60
 
 
-@pytest.mark.parametrize("name", ["ADUAN_CASE_DAYS", "ADUAN_DEDUP_DAYS"])
-def test_the_worker_may_not_remember_posts_longer_than_mentions_raw_keeps_them(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "days", "kept"),
+    [("ADUAN_CASE_DAYS", "91", "91 days"), ("ADUAN_DEDUP_DAYS", "46", "up to 92 days")],
+)
+def test_the_worker_may_not_remember_posts_longer_than_mentions_raw_keeps_them(
+    name: str, days: str, kept: str
+) -> None:
     with pytest.raises(ConfigError) as info:
-        Settings.from_env({name: "120"})
-    assert f"{name}=120 days is longer than mentions.raw keeps posts" in str(info.value)
+        Settings.from_env({name: days})
+    assert f"{name}={days} keeps post ids {kept}, longer than mentions.raw keeps posts" in str(
+        info.value
+    )
     assert "ADUAN_RAW_RETENTION_MS=7776000000, 90 days" in str(info.value)
-    kept_for_good = {name: "120", "ADUAN_RAW_RETENTION_MS": "-1"}
-    assert getattr(Settings.from_env(kept_for_good), name.lower()[6:]) == 120
+    kept_for_good = {name: days, "ADUAN_RAW_RETENTION_MS": "-1"}
+    assert getattr(Settings.from_env(kept_for_good), name.lower()[6:]) == int(days)
+    assert Settings.from_env({"ADUAN_DEDUP_DAYS": "45"}).dedup_days == 45
 
 
 def test_without_the_default_calendar_file_there_are_no_overrides_but_a_set_one_must_exist(

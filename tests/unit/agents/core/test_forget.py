@@ -125,3 +125,16 @@ def test_a_withdrawal_names_the_complaint_and_the_reason_but_carries_no_text() -
         "schema_version": 3,
     }
     assert Forgotten().of_complaint(complaint) is None
+
+
+def test_a_user_request_never_silences_an_agency_account_but_a_post_request_does() -> None:
+    answer = make_post(id="1790000000000000600", author_id=KEJATI_ID)
+    agency = make_user(id=KEJATI_ID, username=KEJATI_HANDLE, verified_type="government")
+    as_user = Forgotten([forget_request("user", KEJATI_ID, "x-compliance: protected", NOW)])
+    router = Router(build_registry(), VerificationPolicy(), set(), forgotten=as_user)
+    [(_, _, event)] = router.route_line(stream_line(answer, [agency]))
+    assert event["reason"] == "agency_post"  # type: ignore[index, typeddict-item]
+    as_post = Forgotten([forget_request("post", answer["id"], "x-compliance: deleted", NOW)])
+    router = Router(build_registry(), VerificationPolicy(), set(), forgotten=as_post)
+    [(_, _, event)] = router.route_line(stream_line(answer, [agency]))
+    assert event["reason"] == "forgotten"  # type: ignore[index, typeddict-item]

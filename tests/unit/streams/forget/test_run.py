@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 
-from agents.core.forget import forget_request
+from agents.core.forget import Forgotten, forget_request, request_key
 from streams.cli import main
+from streams.forget import run as forgetting
 from streams.forget.run import Outcome
+from streams.forget.sweep import Swept
+from streams.settings import Settings
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
@@ -47,3 +51,32 @@ def test_mistakes_are_refused_before_kafka_is_asked(
     monkeypatch.setenv("ADUAN_BROKER", "localhost:1")
     assert main(argv) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_revision_forgotten_by_its_id_records_and_sweeps_its_chains_first_post(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    revision = forget_request("post", "11", "citizen request", NOW)
+    recorded: list[str] = []
+    passes: list[set[str]] = []
+
+    def sweep(_: Settings, forgotten: Forgotten) -> Swept:
+        passes.append(set(forgotten.posts))
+        if len(passes) == 1:
+            return Swept(Counter({"post:11": 1}), chains={"10": revision})
+        return Swept(Counter({"post:10": 1}), withdrawn={"post:10": ["complaints.a"]})
+
+    monkeypatch.setattr(forgetting, "sweep", sweep)
+    monkeypatch.setattr(
+        forgetting.recorded, "read_requests", lambda _: ({request_key(revision): revision}, 1)
+    )
+    monkeypatch.setattr(
+        forgetting.recorded,
+        "record",
+        lambda _, requests: recorded.extend(request_key(r) for r in requests),
+    )
+    swept = forgetting.sweep_recorded(Settings.from_env({}))
+    assert recorded == ["post:10"]
+    assert passes == [{"11"}, {"10", "11"}]
+    assert swept.erased == {"post:11": 2}
+    assert swept.withdrawn == {"post:11": ["complaints.a"]}

@@ -135,15 +135,22 @@ def dead(monkeypatch: pytest.MonkeyPatch) -> DeadLetters:
     return fake
 
 
-def holding(monkeypatch: pytest.MonkeyPatch, posts: set[str], users: set[str]) -> list[int | None]:
-    """aduan holds `posts` and `users`; the `since_ms` each call asked for."""
+def holding(
+    monkeypatch: pytest.MonkeyPatch,
+    posts: set[str],
+    users: set[str],
+    agencies: frozenset[str] = frozenset(),
+) -> list[int | None]:
+    """aduan holds `posts` and `users`, of which `agencies` are agencies' accounts; the
+    `since_ms` each call asked for."""
     asked: list[int | None] = []
 
     def stored_ids(settings: Settings, since_ms: int | None = None) -> StoredIds:
         asked.append(since_ms)
-        return StoredIds(set(posts), set(users))
+        return StoredIds(set(posts), set(users) | set(agencies))
 
     monkeypatch.setattr(compliance, "stored_ids", stored_ids)
+    monkeypatch.setattr(compliance, "agency_accounts", lambda _: set(agencies))
     return asked
 
 
@@ -214,7 +221,7 @@ def test_posts_and_users_x_says_are_gone_are_forgotten(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    asked = holding(monkeypatch, POSTS, USERS)
+    asked = holding(monkeypatch, POSTS, USERS, agencies=frozenset({"900000000000000201"}))
     deleted, protected, geo = sorted(POSTS)
     x_job(
         POSTS_JOB,
@@ -625,3 +632,20 @@ def test_dead_letters_kafka_did_not_acknowledge_are_a_broker_error(
     with pytest.raises(BrokerError, match=re.escape(said)):
         compliance.send_dead_letters(SETTINGS, _letters())
     assert producer.closed
+
+
+@responses.activate
+def test_a_failed_look_at_a_job_is_tried_again_at_the_next_poll(
+    monkeypatch: pytest.MonkeyPatch, forgetting: Forgetting, dead: DeadLetters
+) -> None:
+    holding(monkeypatch, POSTS, set())
+    deleted = sorted(POSTS)[0]
+    x_job(POSTS_JOB, "tweets", POSTS, statuses=())
+    responses.get(f"{JOBS}/{POSTS_JOB}", status=503, json={"title": "Service Unavailable"})
+    responses.get(f"{JOBS}/{POSTS_JOB}", json=job(POSTS_JOB, "tweets", "complete"))
+    responses.get(download_url(POSTS_JOB, "tweets"), body=results_file(result(deleted, "deleted")))
+    clock = Clock()
+    report = run(clock)
+    assert clock.slept == [30]
+    assert report.failures == []
+    assert forgetting.named() == {("post", deleted, f"x-compliance: deleted (job {POSTS_JOB})")}
