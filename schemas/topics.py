@@ -37,6 +37,10 @@ FORGET_TOPIC = "aduan.forget"
 """Every request to forget a post or a user (compacted, key `<kind>:<id>`): kept for good, so
 that what arrives or is replayed later is forgotten too."""
 
+API_KEYS_TOPIC = "aduan.api-keys"
+"""The hashes of the keys `aduan serve` accepts (compacted, key `<agency-id or *admin*>:<key id>`;
+a tombstone revokes a key): every `serve` instance reads it whole and follows it."""
+
 APP_ID = "aduan"
 """The Faust app's id: the worker's consumer group, and the prefix of the topics Faust makes."""
 

@@ -18,6 +18,7 @@ from streams.cli import (
     replay,
     report,
     route,
+    serve,
     services,
     subscribe,
     synthetic,
@@ -39,6 +40,7 @@ COMMAND_GROUPS = (
     report,
     forget,
     compliance,
+    serve,
 )
 
 

@@ -28,6 +28,7 @@ from kafka.errors import KafkaError
 from agents.core.errors import ConfigError
 from agents.core.registry import Registry
 from schemas.topics import (
+    API_KEYS_TOPIC,
     APP_ID,
     CASES_TOPIC,
     CHECKPOINT_TOPIC,
@@ -83,8 +84,9 @@ def _service_rights(service: str) -> Wanted:
     requests to forget, writes every routed event, and keeps Faust's own topics (`aduan-*`: the
     dedup table's changelog, the assignor's topic), which it creates, and its consumer group.
     The producer appends to mentions.raw, keeps the X poller's checkpoints and follows the
-    registry. Neither creates the pipeline's topics: `aduan topics create` and `aduan agencies
-    sync` do, as admin."""
+    registry. `aduan serve` reads the cases, the complaints, the registry and the API keys. None
+    creates the pipeline's topics: `aduan topics create` and `aduan agencies sync` do, as
+    admin."""
     if service == "worker":
         outputs = [_topic(name) for name in (REJECTED_TOPIC, DEAD_LETTER_TOPIC, CASES_TOPIC)]
         outputs.append(_topics_starting(COMPLAINT_TOPIC_PREFIX))
@@ -99,6 +101,10 @@ def _service_rights(service: str) -> Wanted:
             *((op, faust_topics) for op in (*_READS, ACLOperation.WRITE, ACLOperation.CREATE)),
             (ACLOperation.READ, ResourcePattern(ResourceType.GROUP, APP_ID)),
         ]
+    if service == "serve":
+        reads = [_topic(name) for name in (CASES_TOPIC, REGISTRY_TOPIC, API_KEYS_TOPIC)]
+        reads.append(_topics_starting(COMPLAINT_TOPIC_PREFIX))
+        return [(op, topic) for topic in reads for op in _READS]
     if service == "producer":
         return [
             *((op, _topic(RAW_TOPIC)) for op in _WRITES),

@@ -14,6 +14,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from agents.core.errors import ConfigError
 from agents.core.registry import Registry
 from schemas.topics import (
+    API_KEYS_TOPIC,
     CASES_TOPIC,
     CHECKPOINT_TOPIC,
     COMPLAINT_TOPIC_PREFIX,
@@ -49,7 +50,8 @@ class TopicSpec:
 
 def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     """Every topic of the pipeline for this registry."""
-    return [*routing_specs(settings, registry), TopicSpec(CHECKPOINT_TOPIC, _COMPACTED)]
+    checkpoints = TopicSpec(CHECKPOINT_TOPIC, _COMPACTED)
+    return [*routing_specs(settings, registry), checkpoints, api_keys_spec()]
 
 
 def routing_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
@@ -83,6 +85,12 @@ def uncompacted(settings: Settings, topics: list[str]) -> list[str]:
         for topic in topics
         if "compact" not in configs.get(topic, {}).get("cleanup.policy", {}).get("value", "")
     ]
+
+
+def api_keys_spec() -> TopicSpec:
+    """`aduan.api-keys`: compacted (a key's latest record, or its tombstone, is all that matters);
+    one partition, which every `serve` instance reads whole and follows."""
+    return TopicSpec(API_KEYS_TOPIC, _COMPACTED, 1)
 
 
 def forget_spec() -> TopicSpec:
@@ -243,7 +251,7 @@ class PartitionMismatch:
         be remembered in other partitions than their posts'); the registry is read from
         partition 0 only, and so are the requests to forget. On the other topics only where keys
         land differs, and their readers read every partition."""
-        return self.topic in (RAW_TOPIC, REGISTRY_TOPIC, FORGET_TOPIC)
+        return self.topic in (RAW_TOPIC, REGISTRY_TOPIC, FORGET_TOPIC, API_KEYS_TOPIC)
 
     def explain(self) -> str:
         """What the mismatch means and how to mend it, in one line."""
@@ -252,6 +260,12 @@ class PartitionMismatch:
                 f"{self.topic} has {self.partitions} partitions; it must have 1, as readers take "
                 f"the registry from partition 0: delete the topic, then run `aduan topics create` "
                 "and `aduan agencies sync`"
+            )
+        if self.topic == API_KEYS_TOPIC:
+            return (
+                f"{self.topic} has {self.partitions} partitions; it must have 1, as `aduan serve` "
+                "follows partition 0 only and would miss revocations: delete the topic, run "
+                "`aduan topics create`, and create the agencies' keys again"
             )
         if self.topic == FORGET_TOPIC:
             return (

@@ -64,6 +64,18 @@ def test_the_worker_reads_mentions_and_writes_events_but_never_writes_mentions()
     }
 
 
+def test_serve_may_read_the_cases_complaints_registry_and_keys_only() -> None:
+    assert rights(_service_rights("serve")) == {
+        *(
+            (op, "TOPIC", name, "LITERAL")
+            for name in ("cases", "aduan.registry", "aduan.api-keys")
+            for op in ("READ", "DESCRIBE")
+        ),
+        ("READ", "TOPIC", "complaints.", "PREFIXED"),
+        ("DESCRIBE", "TOPIC", "complaints.", "PREFIXED"),
+    }
+
+
 def test_an_unknown_service_is_refused_before_kafka_is_asked(tmp_path: Path) -> None:
     settings = Settings.from_env({"ADUAN_BROKER": "localhost:1"})
     with pytest.raises(ConfigError, match="unknown service 'agency'; one of: worker, producer"):

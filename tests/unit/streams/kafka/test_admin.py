@@ -108,7 +108,9 @@ def test_topics_that_match_are_reported_as_existing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     admin = FakeAdmin(
-        existing=every_topic(), refused=set(), partitions={"aduan.registry": 1, "aduan.forget": 1}
+        existing=every_topic(),
+        refused=set(),
+        partitions={"aduan.registry": 1, "aduan.forget": 1, "aduan.api-keys": 1},
     )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 0
@@ -121,7 +123,7 @@ def test_a_mentions_topic_of_another_partition_count_fails_and_says_what_to_do(
     admin = FakeAdmin(
         existing=every_topic(),
         refused=set(),
-        partitions={"mentions.raw": 6, "aduan.registry": 1, "aduan.forget": 1},
+        partitions={"mentions.raw": 6, "aduan.registry": 1, "aduan.forget": 1, "aduan.api-keys": 1},
     )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 1
@@ -138,7 +140,9 @@ def test_a_registry_topic_of_several_partitions_fails(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     admin = FakeAdmin(
-        existing=every_topic(), refused=set(), partitions={"aduan.registry": 3, "aduan.forget": 1}
+        existing=every_topic(),
+        refused=set(),
+        partitions={"aduan.registry": 3, "aduan.forget": 1, "aduan.api-keys": 1},
     )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 1
@@ -153,7 +157,9 @@ def test_a_forget_topic_of_several_partitions_fails_and_is_not_to_be_deleted(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     admin = FakeAdmin(
-        existing=every_topic(), refused=set(), partitions={"aduan.registry": 1, "aduan.forget": 2}
+        existing=every_topic(),
+        refused=set(),
+        partitions={"aduan.registry": 1, "aduan.forget": 2, "aduan.api-keys": 1},
     )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 1
@@ -190,7 +196,12 @@ def test_a_complaints_topic_of_another_partition_count_is_named_but_not_an_error
     admin = FakeAdmin(
         existing=every_topic(),
         refused=set(),
-        partitions={"complaints.kejati-jateng": 1, "aduan.registry": 1, "aduan.forget": 1},
+        partitions={
+            "complaints.kejati-jateng": 1,
+            "aduan.registry": 1,
+            "aduan.forget": 1,
+            "aduan.api-keys": 1,
+        },
     )
     code, lines = topics_create(admin, monkeypatch, capsys)
     assert code == 0

@@ -1,0 +1,139 @@
+"""`streams.serve.app`: the Open311 API over a view, through FastAPI's test client (no broker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from agents.core.registry import load_registry
+from streams.serve.app import Served, create_app
+from streams.serve.keys import Keyring, key_record, new_key
+from streams.serve.view import Record, View
+from tests.unit.agents.factories import make_case
+
+ROOT = Path(__file__).resolve().parents[4]
+REGISTRY = load_registry(ROOT / "deploy" / "agencies.yaml")
+NOW = datetime(2026, 6, 20, tzinfo=UTC)
+
+
+class Ready:
+    ready = True
+
+
+def key_of(keyring: Keyring, agency: str | None) -> str:
+    key_id, key = new_key()
+    keyring.add(key_record(agency, key_id, key, NOW))
+    return key
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring()
+
+
+@pytest.fixture
+def client(tmp_path: Path, keyring: Keyring) -> Iterator[TestClient]:
+    view = View(tmp_path / "view.sqlite")
+    records = []
+    for offset, (agency, case_id, status) in enumerate(
+        [
+            ("kejati-jateng", "101", "open"),
+            ("kejati-jateng", "102", "answered"),
+            ("bpk-jateng", "201", "overdue"),
+        ]
+    ):
+        case = make_case(
+            status, agency, case_id=case_id, opened_at=f"2026-06-0{offset + 1}T02:00:00.000Z"
+        )
+        key = f"{agency}:{case_id}".encode()
+        records.append(Record("cases", 0, offset, key, orjson.dumps(case), 1_780_000_000_000))
+        complaint = {
+            "complaint_id": case_id,
+            "agency_id": agency,
+            "revision": 0,
+            "text": f"aduan {case_id}",
+            "url": f"https://x.com/warga/status/{case_id}",
+        }
+        records.append(Record(f"complaints.{agency}", 0, offset, key, orjson.dumps(complaint), 0))
+    with closing(view.writer()) as db:
+        view.apply(db, records)
+    served = Served(view, Ready(), keyring, lambda: REGISTRY, lambda: NOW, CollectorRegistry())
+    with TestClient(create_app(served), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def get(client: TestClient, path: str, key: str | None = None, **params: Any) -> Any:
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    return client.get(path, headers=headers, params=params)
+
+
+def test_an_agency_sees_its_own_cases_as_service_requests_and_nothing_of_another(
+    client: TestClient, keyring: Keyring
+) -> None:
+    kejati = key_of(keyring, "kejati-jateng")
+    response = get(client, "/open311/v2/requests.json", kejati)
+    assert response.status_code == 200
+    requests = response.json()
+    assert [r["service_request_id"] for r in requests] == ["kejati-jateng:102", "kejati-jateng:101"]
+    assert [r["status"] for r in requests] == ["closed", "open"]
+    assert requests[1]["description"] == "aduan 101"
+    assert requests[1]["agency_responsible"] == "Kejaksaan Tinggi Jawa Tengah"
+    assert get(client, "/open311/v2/requests.json", kejati, service_code="bpk-jateng").json() == []
+    other = get(client, "/open311/v2/requests/bpk-jateng:201.json", kejati)
+    missing = get(client, "/open311/v2/requests/kejati-jateng:999.json", kejati)
+    assert (other.status_code, missing.status_code) == (404, 404)
+    # The same answer as for a case that does not exist: nothing says agency B has case 201.
+    assert other.json() == [{"code": 404, "description": "no service request bpk-jateng:201"}]
+    assert missing.json() == [{"code": 404, "description": "no service request kejati-jateng:999"}]
+    one = get(client, "/open311/v2/requests/kejati-jateng:101.json", kejati).json()
+    assert [r["service_request_id"] for r in one] == ["kejati-jateng:101"]
+
+
+def test_an_admin_key_sees_every_agency_and_filters_by_status(
+    client: TestClient, keyring: Keyring
+) -> None:
+    admin = key_of(keyring, None)
+    everything = get(client, "/open311/v2/requests.json", admin).json()
+    assert len(everything) == 3
+    open_ones = get(client, "/open311/v2/requests.json", admin, status="open").json()
+    assert sorted(r["service_request_id"] for r in open_ones) == [
+        "bpk-jateng:201",
+        "kejati-jateng:101",
+    ]
+
+
+@pytest.mark.parametrize("key", [None, "aduan_0123456789abcdef_" + "A" * 43, "Basic x"])
+def test_no_key_or_an_unknown_one_is_refused_with_401(client: TestClient, key: str | None) -> None:
+    response = get(client, "/open311/v2/requests.json", key)
+    assert response.status_code == 401
+    assert response.json()[0]["code"] == 401
+    assert "Authorization: Bearer" in response.json()[0]["description"]
+
+
+def test_bad_parameters_name_themselves_and_unknown_paths_answer_json_404(
+    client: TestClient, keyring: Keyring
+) -> None:
+    kejati = key_of(keyring, "kejati-jateng")
+    bad = get(client, "/open311/v2/requests.json", kejati, start_date="yesterday")
+    assert bad.status_code == 400
+    assert "start_date" in bad.json()[0]["description"]
+    lost = get(client, "/nowhere", kejati)
+    assert (lost.status_code, lost.json()) == (404, [{"code": 404, "description": "no such path"}])
+
+
+def test_an_oversized_request_is_refused_and_the_openapi_document_lists_the_routes(
+    client: TestClient,
+) -> None:
+    big = client.request("GET", "/open311/v2/services.json", content=b"x" * 20_000)
+    assert big.status_code == 413
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/open311/v2/services.json", "/open311/v2/requests.json"} <= set(paths)
+    assert "/open311/v2/requests/{service_request_id}.json" in paths
