@@ -41,10 +41,16 @@ API_KEYS_TOPIC = "aduan.api-keys"
 """The hashes of the keys `aduan serve` accepts (compacted, key `<agency-id or *admin*>:<key id>`;
 a tombstone revokes a key): every `serve` instance reads it whole and follows it."""
 
+WEBHOOK_DEAD_LETTER_TOPIC = "webhooks.dlq"
+"""Complaint and case events `aduan deliver` could not deliver to an agency's webhook, with the
+agency, the endpoint's last answer and why it gave up (key `<agency-id>:<event id>`)."""
+WEBHOOKS_GROUP = "aduan-webhooks"
+"""The consumer group of `aduan deliver`'s instances."""
+
 APP_ID = "aduan"
 """The Faust app's id: the worker's consumer group, and the prefix of the topics Faust makes."""
 
-LIVE_PREFIXES = ("complaints", "mentions", "aduan", "cases")
+LIVE_PREFIXES = ("complaints", "mentions", "aduan", "cases", "webhooks")
 """The first dot-separated part of every live topic name; a replay's shadow topics avoid them."""
 
 

@@ -17,7 +17,7 @@ SASL_MECHANISM = "SCRAM-SHA-512"
 
 _DAY_MS = 24 * 60 * 60 * 1000
 
-SERVICES = ("worker", "producer", "serve")
+SERVICES = ("worker", "producer", "serve", "deliver")
 """The services that run with a Kafka login of their own on a secured cluster."""
 
 # (variable, default, meaning) for `aduan --help`.
@@ -59,6 +59,12 @@ ENVIRONMENT = (
     ("ADUAN_PRODUCER_WEB_PORT", "6067", "the producer's HTTP port (/metrics, /healthz, /readyz)"),
     ("ADUAN_SERVE_PORT", "6068", "aduan serve's HTTP port (the Open311 API, the inbox)"),
     ("ADUAN_SERVE_DIR", ".run/serve", "aduan serve's local view of the cases"),
+    ("ADUAN_DELIVER_PORT", "6069", "aduan deliver's HTTP port (/metrics, /healthz, /readyz)"),
+    (
+        "ADUAN_WEBHOOK_RETRY_SECONDS",
+        "3600",
+        "seconds aduan deliver retries a webhook event before it goes to webhooks.dlq",
+    ),
     ("ADUAN_X_BEARER_TOKEN", "", "X API bearer token (or ADUAN_X_BEARER_TOKEN_FILE)"),
     ("ADUAN_KAFKA_USERNAME", "", "SASL/SCRAM-SHA-512 user for Kafka (empty: no login)"),
     ("ADUAN_KAFKA_PASSWORD", "", "its password (or ADUAN_KAFKA_PASSWORD_FILE)"),
@@ -92,6 +98,8 @@ class Settings:
     producer_web_port: int
     serve_port: int
     serve_dir: Path
+    deliver_port: int
+    webhook_retry_seconds: float
     x_poll_seconds: float
     x_backfill_minutes: int
     x_monthly_reads: int
@@ -167,6 +175,8 @@ class Settings:
             producer_web_port=number("ADUAN_PRODUCER_WEB_PORT", int, 1),
             serve_port=number("ADUAN_SERVE_PORT", int, 1),
             serve_dir=Path(get("ADUAN_SERVE_DIR")),
+            deliver_port=number("ADUAN_DELIVER_PORT", int, 1),
+            webhook_retry_seconds=number("ADUAN_WEBHOOK_RETRY_SECONDS", float, 0),
             x_poll_seconds=number("ADUAN_X_POLL_SECONDS", float, 1),
             x_backfill_minutes=_at_most(
                 number("ADUAN_X_BACKFILL_MINUTES", int, 0), 5, "ADUAN_X_BACKFILL_MINUTES"

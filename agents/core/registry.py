@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import yaml
@@ -20,11 +21,15 @@ ACCOUNT_ID = re.compile(r"[0-9]{1,20}")
 USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 # Names that already have a fixed complaints.* topic; an agency of that id would share it.
 RESERVED_AGENCY_IDS = frozenset({UNROUTED})
-_AGENCY_KEYS = frozenset({"id", "name", "accounts", "answer_within_working_days"})
+_AGENCY_KEYS = frozenset({"id", "name", "accounts", "answer_within_working_days", "webhook"})
 ANSWER_WITHIN_WORKING_DAYS = 5
 """LAPOR!'s national rule: an agency follows a report up within 5 working days."""
 _MOST_WORKING_DAYS = 60
 _ACCOUNT_KEYS = frozenset({"id", "username"})
+_WEBHOOK_KEYS = frozenset({"url", "secret_file"})
+_PLAIN_HTTP_HOSTS = frozenset({"localhost", "127.0.0.1"})
+"""Hosts a webhook may reach over plain http: this machine, for tests and local receivers."""
+_LONGEST_URL = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +39,21 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class Webhook:
+    """Where `aduan deliver` POSTs the agency's events, and the file that holds the signing
+    secret (the secret itself is never in the registry)."""
+
+    url: str
+    secret_file: str
+
+
+@dataclass(frozen=True, slots=True)
 class Agency:
     id: str
     name: str
     accounts: tuple[Account, ...]
     answer_within_working_days: int = ANSWER_WITHIN_WORKING_DAYS
+    webhook: Webhook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +174,10 @@ def _parse_agency(entry: Any, where: str) -> Agency:
             f"{where}: answer_within_working_days {within!r} is invalid; write a whole number of "
             f"working days from 1 to {_MOST_WORKING_DAYS} (default {ANSWER_WITHIN_WORKING_DAYS})"
         )
-    return Agency(agency_id, name.strip(), parsed, within)
+    webhook = entry.get("webhook")
+    if webhook is not None:
+        webhook = _parse_webhook(webhook, f"{where}: webhook")
+    return Agency(agency_id, name.strip(), parsed, within, webhook)
 
 
 def _parse_account(entry: Any, where: str) -> Account:
@@ -179,6 +197,61 @@ def _parse_account(entry: Any, where: str) -> Account:
             "(1-15 letters, digits or '_')"
         )
     return Account(id=account_id, username=username)
+
+
+def _parse_webhook(entry: Any, where: str) -> Webhook:
+    example = "e.g. {url: https://example.go.id/aduan, secret_file: /etc/aduan/webhooks/ID.secret}"
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{where}: expected a mapping with url and secret_file, {example}")
+    _check_keys(entry, _WEBHOOK_KEYS, where)
+    url = entry.get("url")
+    if not isinstance(url, str) or not url:
+        raise RegistryError(f"{where}: 'url' must be the endpoint's address, {example}")
+    _check_url(url, where)
+    secret_file = entry.get("secret_file")
+    if (
+        not isinstance(secret_file, str)
+        or not Path(secret_file).is_absolute()
+        or any(c in secret_file for c in "\r\n\x00")
+    ):
+        raise RegistryError(
+            f"{where}: secret_file {secret_file!r} is invalid; write the absolute path of the "
+            "file holding the agency's signing secret, e.g. /etc/aduan/webhooks/ID.secret"
+        )
+    return Webhook(url=url, secret_file=secret_file)
+
+
+def _check_url(url: str, where: str) -> None:
+    """An https address (http only to this machine) without credentials in it."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0  # raises ValueError on a bad port
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        # Not echoed: the address holds a password.
+        raise RegistryError(
+            f"{where}: the url carries credentials (user:password@); remove them: aduan signs "
+            "each request, and the endpoint checks the signature instead"
+        )
+    if (
+        parts is None
+        or not port_ok
+        or len(url) > _LONGEST_URL
+        or any(c.isspace() or not c.isprintable() for c in url)
+        or not parts.hostname
+        or parts.fragment
+        or not (
+            parts.scheme == "https"
+            or (parts.scheme == "http" and parts.hostname in _PLAIN_HTTP_HOSTS)
+        )
+    ):
+        shown = "" if "@" in url else f" {url[:200]!r}"  # an unparsed address may hold a password
+        raise RegistryError(
+            f"{where}: url{shown} is invalid; write an https:// address (at most "
+            f"{_LONGEST_URL} characters, no #fragment); plain http:// only to localhost or "
+            "127.0.0.1, for tests and local receivers"
+        )
 
 
 def _check_keys(entry: dict[Any, Any], allowed: frozenset[str], where: str) -> None:
@@ -201,5 +274,10 @@ def _content_hash(agencies: list[Agency]) -> str:
         # The default leaves the hash as it was before the setting existed: same meaning.
         if agency.answer_within_working_days != ANSWER_WITHIN_WORKING_DAYS:
             meaning["answer_within_working_days"] = agency.answer_within_working_days
+        if agency.webhook is not None:
+            meaning["webhook"] = {
+                "url": agency.webhook.url,
+                "secret_file": agency.webhook.secret_file,
+            }
         canonical.append(meaning)
     return hashlib.sha256(orjson.dumps(canonical)).hexdigest()[:16]

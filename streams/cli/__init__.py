@@ -13,6 +13,7 @@ from agents.core.errors import AduanError
 from streams.cli import (
     agencies,
     compliance,
+    deliver,
     forget,
     produce,
     replay,
@@ -36,6 +37,7 @@ COMMAND_GROUPS = (
     worker,
     produce,
     subscribe,
+    deliver,
     replay,
     report,
     forget,

@@ -38,6 +38,8 @@ from schemas.topics import (
     RAW_TOPIC,
     REGISTRY_TOPIC,
     REJECTED_TOPIC,
+    WEBHOOK_DEAD_LETTER_TOPIC,
+    WEBHOOKS_GROUP,
     agency_group,
     complaint_topic,
 )
@@ -84,7 +86,9 @@ def _service_rights(service: str) -> Wanted:
     requests to forget, writes every routed event, and keeps Faust's own topics (`aduan-*`: the
     dedup table's changelog, the assignor's topic), which it creates, and its consumer group.
     The producer appends to mentions.raw, keeps the X poller's checkpoints and follows the
-    registry. `aduan serve` reads the cases, the complaints, the registry and the API keys. None
+    registry. `aduan serve` reads the cases, the complaints, the registry and the API keys.
+    `aduan deliver` reads the complaints, the cases and the registry in its group, and writes
+    the webhooks' dead letters. None
     creates the pipeline's topics: `aduan topics create` and `aduan agencies sync` do, as
     admin."""
     if service == "worker":
@@ -105,6 +109,17 @@ def _service_rights(service: str) -> Wanted:
         reads = [_topic(name) for name in (CASES_TOPIC, REGISTRY_TOPIC, API_KEYS_TOPIC)]
         reads.append(_topics_starting(COMPLAINT_TOPIC_PREFIX))
         return [(op, topic) for topic in reads for op in _READS]
+    if service == "deliver":
+        reads = [
+            _topic(CASES_TOPIC),
+            _topic(REGISTRY_TOPIC),
+            _topics_starting(COMPLAINT_TOPIC_PREFIX),
+        ]
+        return [
+            *((op, topic) for topic in reads for op in _READS),
+            *((op, _topic(WEBHOOK_DEAD_LETTER_TOPIC)) for op in _WRITES),
+            (ACLOperation.READ, ResourcePattern(ResourceType.GROUP, WEBHOOKS_GROUP)),
+        ]
     if service == "producer":
         return [
             *((op, _topic(RAW_TOPIC)) for op in _WRITES),

@@ -24,6 +24,7 @@ from schemas.topics import (
     REGISTRY_TOPIC,
     REJECTED_TOPIC,
     UNROUTED_TOPIC,
+    WEBHOOK_DEAD_LETTER_TOPIC,
     complaint_topic,
 )
 from streams.errors import BrokerError
@@ -51,7 +52,17 @@ class TopicSpec:
 def topic_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:
     """Every topic of the pipeline for this registry."""
     checkpoints = TopicSpec(CHECKPOINT_TOPIC, _COMPACTED)
-    return [*routing_specs(settings, registry), checkpoints, api_keys_spec()]
+    return [
+        *routing_specs(settings, registry),
+        checkpoints,
+        api_keys_spec(),
+        webhook_dead_letter_spec(settings),
+    ]
+
+
+def webhook_dead_letter_spec(settings: Settings) -> TopicSpec:
+    """`webhooks.dlq`: kept as long as the events it holds."""
+    return TopicSpec(WEBHOOK_DEAD_LETTER_TOPIC, {"retention.ms": str(settings.event_retention_ms)})
 
 
 def routing_specs(settings: Settings, registry: Registry) -> list[TopicSpec]:

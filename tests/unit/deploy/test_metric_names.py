@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from agents.case_metrics import CaseMetrics
 from agents.route_metrics import RoutingMetrics
 from streams.compat.sensors import faust_sensors
+from streams.delivery.webhook_metrics import WebhookMetrics
 from streams.metrics.producer import ProducerMetrics
 from streams.worker.web import ConsumerLag
 from tests.unit.deploy.deploy_files import (
@@ -85,10 +86,12 @@ def exported() -> set[str]:
     worker.register(ConsumerLag(cast(faust.App, _FakeApp()), "mentions.raw"))
     producer = CollectorRegistry()
     ProducerMetrics(producer, "file")
-    for registry in (worker, producer):
+    deliver = CollectorRegistry()
+    WebhookMetrics(deliver)
+    for registry in (worker, producer, deliver):
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
-    return _series_names(worker) | _series_names(producer)
+    return _series_names(worker) | _series_names(producer) | _series_names(deliver)
 
 
 def metric_names(expr: str) -> set[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agents.core.errors import RegistryError
-from agents.core.registry import Account, load_registry, parse_registry
+from agents.core.registry import Account, Webhook, load_registry, parse_registry
 from tests.unit.agents.factories import REGISTRY_YAML, build_registry
 
 ONE_AGENCY = """\
@@ -306,3 +306,114 @@ def test_version_changes_when_an_agency_is_added() -> None:
         '      - id: "5001"\n        username: dinkesjateng\n'
     )
     assert build_registry(more).version != build_registry().version
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def with_webhook(webhook: str) -> str:
+    """ONE_AGENCY with `webhook` (YAML lines indented under the agency) added."""
+    return (
+        ONE_AGENCY + "    webhook:\n" + "".join(f"      {line}\n" for line in webhook.split("\n"))
+    )
+
+
+GOOD_WEBHOOK = (
+    "url: https://kejati.example.go.id/aduan?v=1\nsecret_file: /etc/aduan/webhooks/k.secret"
+)
+
+
+def test_a_webhook_is_read_with_its_secret_file_path() -> None:
+    (agency,) = parse_registry(with_webhook(GOOD_WEBHOOK), source="reg.yaml").agencies
+    assert agency.webhook == Webhook(
+        url="https://kejati.example.go.id/aduan?v=1",
+        secret_file="/etc/aduan/webhooks/k.secret",
+    )
+    (without,) = parse_registry(ONE_AGENCY, source="reg.yaml").agencies
+    assert without.webhook is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080/hook",
+        "http://127.0.0.1/hook",
+        "https://[2001:db8::1]:8443/hook",
+        "HTTPS://Example.go.id/",
+    ],
+)
+def test_https_and_plain_http_to_this_machine_are_accepted(url: str) -> None:
+    text = with_webhook(f"url: '{url}'\nsecret_file: /s")
+    (agency,) = parse_registry(text, source="reg.yaml").agencies
+    assert agency.webhook is not None and agency.webhook.url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://kejati.example.go.id/aduan",
+        "http://localhost.example.com/",
+        "http://10.0.0.1/",
+        "ftp://example.go.id/",
+        "https:///no-host",
+        "https://example.go.id/#top",
+        "https://example.go.id/a b",
+        "https://example.go.id:99999/",
+        "https://example.go.id:0/",
+        "kejati.example.go.id/aduan",
+        "https://example.go.id/" + "a" * 2048,
+    ],
+)
+def test_other_urls_are_refused_with_the_fix(url: str) -> None:
+    text = with_webhook(f"url: '{url}'\nsecret_file: /s")
+    with pytest.raises(RegistryError) as info:
+        parse_registry(text, source="reg.yaml")
+    message = str(info.value)
+    assert message.startswith("reg.yaml: agencies[0] (id 'kejati-jateng'): webhook: url ")
+    assert "write an https:// address" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://kejati:hunter2@example.go.id/aduan",
+        "https://token@example.go.id/aduan",
+        "http://user:hunter2@localhost/",
+    ],
+)
+def test_a_url_with_credentials_is_refused_without_echoing_them(url: str) -> None:
+    text = with_webhook(f"url: '{url}'\nsecret_file: /s")
+    with pytest.raises(RegistryError, match=r"webhook: the url carries credentials") as info:
+        parse_registry(text, source="reg.yaml")
+    assert "hunter2" not in str(info.value)
+    assert "token" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("webhook", "expected"),
+    [
+        ("https://example.go.id/", "webhook: expected a mapping with url and secret_file"),
+        (GOOD_WEBHOOK + "\nsecret: abc", "webhook: unknown key(s) ['secret']"),
+        ("secret_file: /s", "webhook: 'url' must be the endpoint's address"),
+        ("url: https://example.go.id/", "webhook: secret_file None is invalid"),
+        (
+            "url: https://example.go.id/\nsecret_file: webhooks/k.secret",
+            "webhook: secret_file 'webhooks/k.secret' is invalid; write the absolute path",
+        ),
+    ],
+)
+def test_webhook_shape_errors_name_the_agency(webhook: str, expected: str) -> None:
+    with pytest.raises(RegistryError) as info:
+        parse_registry(with_webhook(webhook), source="reg.yaml")
+    assert str(info.value).startswith(f"reg.yaml: agencies[0] (id 'kejati-jateng'): {expected}")
+
+
+def test_a_webhook_changes_the_version_and_registries_without_one_keep_theirs() -> None:
+    # The test registry's version before the webhook field existed.
+    assert build_registry().version == "2a6d3f7ed4e523c6"
+    plain = parse_registry(ONE_AGENCY, source="reg.yaml").version
+    hooked = parse_registry(with_webhook(GOOD_WEBHOOK), source="reg.yaml").version
+    moved = parse_registry(
+        with_webhook(GOOD_WEBHOOK.replace("k.secret", "k2.secret")), source="reg.yaml"
+    ).version
+    assert len({plain, hooked, moved}) == 3

@@ -76,6 +76,21 @@ def test_serve_may_read_the_cases_complaints_registry_and_keys_only() -> None:
     }
 
 
+def test_deliver_reads_events_in_its_group_and_writes_only_the_webhook_dead_letters() -> None:
+    assert rights(_service_rights("deliver")) == {
+        *(
+            (op, "TOPIC", name, "LITERAL")
+            for name in ("cases", "aduan.registry")
+            for op in ("READ", "DESCRIBE")
+        ),
+        ("READ", "TOPIC", "complaints.", "PREFIXED"),
+        ("DESCRIBE", "TOPIC", "complaints.", "PREFIXED"),
+        ("WRITE", "TOPIC", "webhooks.dlq", "LITERAL"),
+        ("DESCRIBE", "TOPIC", "webhooks.dlq", "LITERAL"),
+        ("READ", "GROUP", "aduan-webhooks", "LITERAL"),
+    }
+
+
 def test_an_unknown_service_is_refused_before_kafka_is_asked(tmp_path: Path) -> None:
     settings = Settings.from_env({"ADUAN_BROKER": "localhost:1"})
     with pytest.raises(ConfigError, match="unknown service 'agency'; one of: worker, producer"):
