@@ -77,8 +77,9 @@ up() {
       sleep 0.5
     done
   fi
-  echo "local.sh: the agencies' Open311 API is at http://localhost:$serve_port/open311/v2/" \
-    "(a key: aduan agencies key create --agency kejati-jateng; its OpenAPI document:" \
+  echo "local.sh: the agencies' inbox is at http://localhost:$serve_port/inbox and their" \
+    "Open311 API at http://localhost:$serve_port/open311/v2/ (a key: aduan agencies key create" \
+    "--agency kejati-jateng, or --admin for the province's overview; the API's document:" \
     "http://localhost:$serve_port/docs)" >&2
   echo "local.sh: logs in $log and $serve_log; stop everything with deploy/local.sh down" >&2
 }

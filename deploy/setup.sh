@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what aduan and its tests need on a fresh Debian machine: exactly the versions (and
-# hashes) of deploy/requirements.lock and aduan itself (pip), and Prometheus with promtool
-# (Debian's `prometheus` package) for the alert-rule tests and the metrics integration test.
+# hashes) of deploy/requirements.lock and aduan itself (pip), Prometheus with promtool (Debian's
+# `prometheus` package) for the alert-rule tests and the metrics integration test, and Debian's
+# chromium with its driver for the inbox's browser test (a browser download cannot work here).
 # Java 17 and Maven must be there already: deploy/kafka/broker.sh fetches the Kafka jars with
 # Maven on first use. The lock is made as the README's Development section says.
 set -euo pipefail
@@ -20,11 +21,17 @@ if ! broken="$(python3 -m pip check 2>&1)"; then
   exit 1
 fi
 
-if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+packages=()
+# Debian's prometheus package also enables a system service; aduan starts its own server instead.
+command -v promtool >/dev/null && command -v prometheus >/dev/null || packages+=(prometheus)
+command -v chromium >/dev/null || packages+=(chromium)
+command -v chromedriver >/dev/null || packages+=(chromium-driver)
+# --no-install-recommends leaves out chromium's fonts: the screenshots would show boxes.
+dpkg -s fonts-dejavu-core &>/dev/null || packages+=(fonts-dejavu-core)
+if ((${#packages[@]})); then
   sudo=""
   [[ "$(id -u)" == 0 ]] || sudo="sudo"
   $sudo apt-get update -qq
-  # Debian's package also enables a system service; aduan starts its own server instead.
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus \
-    >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${packages[@]}" >/dev/null
 fi

@@ -1,4 +1,5 @@
-"""Case tracking set up from the settings, for `aduan route`, `aduan replay` and the worker."""
+"""Case tracking set up from the settings, for `aduan route`, `aduan replay`, the worker and
+`aduan serve`'s inbox."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from agents.core.workdays import WorkCalendar, load_calendar
 from streams.settings import Settings
 
 
+def work_calendar(settings: Settings) -> WorkCalendar:
+    """The working-day calendar: the holiday library's, with `ADUAN_CALENDAR`'s changes."""
+    path = settings.calendar_file()
+    return WorkCalendar() if path is None else load_calendar(path)
+
+
 def new_case_book(
     settings: Settings,
     registry: Registry,
@@ -20,8 +27,11 @@ def new_case_book(
 ) -> CaseBook:
     """A case book with the working-day calendar of `ADUAN_CALENDAR` and the remembering time of
     `ADUAN_CASE_DAYS`."""
-    path = settings.calendar_file()
-    calendar = WorkCalendar() if path is None else load_calendar(path)
     return CaseBook(
-        registry, calendar, clock, threads, keep_days=settings.case_days, observer=observer
+        registry,
+        work_calendar(settings),
+        clock,
+        threads,
+        keep_days=settings.case_days,
+        observer=observer,
     )

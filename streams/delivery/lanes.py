@@ -1,7 +1,8 @@
 """One lane per agency: a queue and an asyncio task that POSTs the agency's events to its webhook
 one at a time, in the order read, retrying and dead-lettering as `Backoff` says. One agency's slow
-or dead endpoint holds up its own lane only. No Kafka here: `streams.delivery.webhooks` feeds the
-lanes from the topics and commits what `OffsetTracker` allows."""
+or dead endpoint holds up its own lane only; a failing one takes at most `LANE_BACKLOG` events. No
+Kafka here: `streams.delivery.webhooks` feeds the lanes from the topics and commits what
+`OffsetTracker` allows."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from streams.delivery.backoff import Backoff, worth_retrying
 from streams.delivery.endpoints import Attempt, DeadLetters, Endpoint, Post
@@ -21,6 +23,16 @@ from streams.delivery.signing import DeadLetterReason, Delivery, Record, dead_le
 from streams.delivery.webhook_metrics import WebhookMetrics
 
 log = logging.getLogger(__name__)
+
+LANE_BACKLOG = 10_000
+"""Events a lane holds once its endpoint has failed for `OUTAGE_SECONDS`; each further event of
+the agency goes to the dead letters at once (`backlog_full`). A dead endpoint so takes bounded
+memory, and is left out of
+`webhooks.MOST_PENDING`, which would otherwise pause every agency's reading for it. Large enough
+that an endpoint back after a short outage misses nothing, small beside `MOST_PENDING`."""
+OUTAGE_SECONDS = 10.0
+"""How long an endpoint fails before its lane is bounded: one 503 of an endpoint that is busy
+with a first start's backlog is no outage, and costs it no event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,8 @@ class Dispatcher:
         self.lanes: dict[str, Lane] = {}
         self.failure: BaseException | None = None
         """Why a lane stopped (a dead letter Kafka did not take): the runner stops on it."""
+        self.writing: set[asyncio.Task[None]] = set()
+        """Dead letters of events no lane had room for, on their way to Kafka."""
 
     def use(self, endpoints: Mapping[str, Endpoint]) -> None:
         """The webhooks from now on: a lane for each new one; a lane whose webhook was removed
@@ -84,7 +98,19 @@ class Dispatcher:
         if delivery is None or lane is None or lane.endpoint is None:
             self.tracker.done(token)
             return
-        lane.put(_Queued(delivery, token, self.clock()))
+        item = _Queued(delivery, token, self.clock())
+        if lane.down(item.read_at) and lane.waiting >= LANE_BACKLOG:
+            lane.skip(item, lane.endpoint)
+        else:
+            lane.put(item)
+
+    def holding(self) -> int:
+        """The events that count against reading on (`webhooks.MOST_PENDING`): those waiting for
+        an endpoint that answers, the one being attempted included. The events of an endpoint
+        down for `OUTAGE_SECONDS` do not count: `LANE_BACKLOG` bounds them, and they must not
+        pause the other agencies."""
+        now = self.clock()
+        return sum(lane.waiting for lane in self.lanes.values() if not lane.down(now))
 
     def close(self, partitions: list[tuple[str, int]]) -> None:
         """Partitions about to move away: no new attempts for their events; lanes pausing
@@ -95,7 +121,9 @@ class Dispatcher:
 
     async def settle(self, timeout: float) -> None:
         """Returns once no attempt or dead letter is under way, or after `timeout` seconds."""
-        waits = [lane.idle.wait() for lane in self.lanes.values()]
+        waits: list[Awaitable[object]] = [lane.idle.wait() for lane in self.lanes.values()]
+        if self.writing:  # asyncio.wait refuses an empty set
+            waits.append(asyncio.wait(set(self.writing)))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*waits), timeout)
 
@@ -105,10 +133,23 @@ class Dispatcher:
             raise self.failure
 
     async def stop(self) -> None:
-        tasks = [lane.task for lane in self.lanes.values()]
+        tasks = [lane.task for lane in self.lanes.values()] + list(self.writing)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def spawn(self, letter: Coroutine[Any, Any, None]) -> None:
+        """Writes a dead letter in a task of its own, which `settle` waits for and whose error
+        `check` raises."""
+        task = asyncio.create_task(letter)
+        self.writing.add(task)
+        task.add_done_callback(self.writing.discard)
+        task.add_done_callback(self.ended)
+
+    def ended(self, task: asyncio.Task[None]) -> None:
+        """A lane's task or a dead letter's ended: an error is kept for `check`."""
+        if not task.cancelled() and task.exception() is not None:
+            self.failure = task.exception()
 
 
 class Lane:
@@ -127,8 +168,16 @@ class Lane:
         """Ends a pause between attempts early."""
         self.failing = False
         """The endpoint's last attempt failed."""
+        self.failing_since: float | None = None
+        """When the endpoint's attempts worth retrying began to fail (the dispatcher's clock)."""
+        self.skipping = False
+        """Events are going to the dead letters for want of room, since the endpoint failed."""
         self.task = asyncio.create_task(self._run(), name=f"aduan-webhook-{agency}")
-        self.task.add_done_callback(self._stopped)
+        self.task.add_done_callback(dispatcher.ended)
+
+    def down(self, now: float) -> bool:
+        """Whether the endpoint has failed for `OUTAGE_SECONDS` by `now`."""
+        return self.failing_since is not None and now - self.failing_since >= OUTAGE_SECONDS
 
     def put(self, item: _Queued) -> None:
         self.queue.put_nowait(item)
@@ -142,9 +191,19 @@ class Lane:
             self.waiting -= 1
             self.d.metrics.pending.labels(self.agency).set(self.waiting)
 
-    def _stopped(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.d.failure = task.exception()
+    def skip(self, item: _Queued, endpoint: Endpoint) -> None:
+        """An event read while the endpoint fails and `LANE_BACKLOG` events wait: a dead letter
+        without an attempt, written beside the lane's task, which is busy retrying."""
+        if not self.skipping:
+            log.warning(
+                "the webhook of %s still fails and %d events wait for it: further events go to "
+                "the dead letters without an attempt until it answers",
+                self.agency,
+                self.waiting,
+            )
+            self.skipping = True
+        error = f"not attempted: {LANE_BACKLOG} events already waited for the failing endpoint"
+        self.d.spawn(self._dead_letter(item, endpoint, "backlog_full", error))
 
     async def _deliver(self, item: _Queued) -> None:
         failures = 0
@@ -183,7 +242,8 @@ class Lane:
             d.metrics.lag.labels(self.agency).observe(max(0.0, lag))
             if self.failing:
                 log.info("the webhook of %s answers again", self.agency)
-            self.failing = False
+            self.failing = self.skipping = False
+            self.failing_since = None
             d.tracker.done(item.token)
             return None
         d.metrics.failed_attempts.labels(self.agency, attempt.cause).inc()
@@ -191,7 +251,12 @@ class Lane:
             log.warning("the webhook of %s failed: %s", self.agency, attempt.error)
         self.failing = True
         retry = worth_retrying(attempt.status)
-        pause = d.backoff.wait(failures + 1, item.read_at, d.clock(), d.draw()) if retry else None
+        pause = None
+        if retry:
+            now = d.clock()
+            if self.failing_since is None:
+                self.failing_since = now
+            pause = d.backoff.wait(failures + 1, item.read_at, now, d.draw())
         if pause is None:
             reason: DeadLetterReason = "retries_exhausted" if retry else "refused"
             await self._give_up(item, endpoint, reason, attempt, failures + 1)
@@ -213,6 +278,28 @@ class Lane:
             else f"not attempted: it waited over {self.d.backoff.budget:g} s behind events the "
             "endpoint failed"
         )
+        await self._dead_letter(item, endpoint, reason, error, attempt=attempt, attempts=attempts)
+        log.warning(
+            "gave up on %s %s for %s after %d attempts (%s: %s); it is in the dead letters",
+            item.delivery.type,
+            item.delivery.event_id,
+            self.agency,
+            attempts,
+            reason,
+            error,
+        )
+
+    async def _dead_letter(
+        self,
+        item: _Queued,
+        endpoint: Endpoint,
+        reason: DeadLetterReason,
+        error: str,
+        *,
+        attempt: Attempt | None = None,
+        attempts: int = 0,
+    ) -> None:
+        """Writes the event's dead letter and, once Kafka has it, marks the event done."""
         key, value = dead_letter(
             item.delivery,
             endpoint.url,
@@ -225,13 +312,4 @@ class Lane:
         )
         await self.d.dead_letters(key, value)
         self.d.metrics.deliveries.labels(self.agency, "dead_lettered").inc()
-        log.warning(
-            "gave up on %s %s for %s after %d attempts (%s: %s); it is in the dead letters",
-            item.delivery.type,
-            item.delivery.event_id,
-            self.agency,
-            attempts,
-            reason,
-            error,
-        )
         self.d.tracker.done(item.token)

@@ -20,9 +20,11 @@ from schemas.events import SCHEMA_VERSION, Located, Source, source_of
 from schemas.topics import CASES_TOPIC, COMPLAINT_TOPIC_PREFIX, UNROUTED
 
 EventType = Literal["complaint", "withdrawal", "case", "case_removed"]
-DeadLetterReason = Literal["refused", "retries_exhausted"]
+DeadLetterReason = Literal["refused", "retries_exhausted", "backlog_full"]
 """`refused`: the endpoint answered with a status that retrying does not change (a redirect, a
-client error other than 408 and 429); `retries_exhausted`: ADUAN_WEBHOOK_RETRY_SECONDS passed."""
+client error other than 408 and 429); `retries_exhausted`: ADUAN_WEBHOOK_RETRY_SECONDS passed;
+`backlog_full`: not attempted, read while the endpoint failed with `lanes.LANE_BACKLOG` events of
+its agency already waiting."""
 
 SIGNATURE_HEADER = "Aduan-Signature"
 EVENT_ID_HEADER = "Aduan-Event-Id"

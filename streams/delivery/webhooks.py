@@ -61,8 +61,20 @@ SETTLE_SECONDS = REQUEST_TIMEOUT + 5
 """How long a rebalance or a stop waits for the attempts under way, so that their outcome is
 committed and the partition's next reader does not repeat them."""
 MOST_PENDING = 50_000
-"""Events read and not yet delivered, over all agencies, past which reading pauses: a bound on
-memory (a first start reads what the topics hold), far above a failing endpoint's backlog."""
+"""Events waiting for endpoints that answer, over all agencies (`Dispatcher.holding`), past which
+reading pauses: a bound on memory for slow endpoints and a first start, which reads what the
+topics hold. A failing endpoint's events do not count, so that it never pauses the other
+agencies: its lane takes no more once it holds `LANE_BACKLOG`."""
+MOST_WRITING = 1_000
+"""Dead letters of events no lane had room for (`backlog_full`), on their way to Kafka, past which
+reading waits for them: a failing agency's share of a first start goes to `webhooks.dlq` at the
+pace Kafka takes it, not all at once, where the letters would wait on one another for room in the
+producer's batches until they time out."""
+DEAD_LETTER_BATCH_BYTES = 1024 * 1024
+"""The most a produce batch of dead letters holds, as the worker's (docs/decisions/0013): aiokafka
+sends one batch a partition at a time, and its default of 16 kB holds a few dead letters only,
+which would make a round trip to the broker each while a failing agency's events are skipped.
+Within the broker's default largest message (`message.max.bytes`)."""
 
 
 def run_deliver(settings: Settings) -> None:
@@ -96,6 +108,7 @@ async def _deliver(
         **Connection.of(settings).client_options("aduan-deliver"),
         acks="all",
         enable_idempotence=True,
+        max_batch_size=DEAD_LETTER_BATCH_BYTES,
     )
     refused = (
         f"Kafka refused {Connection.of(settings).user} a right aduan deliver needs: reading the "
@@ -163,12 +176,14 @@ async def _read(
     """Hands records to the lanes until `stop`, committing every `COMMIT_EVERY` seconds."""
     committed_at = time.monotonic()
     while not stop.is_set():
+        while len(dispatcher.writing) >= MOST_WRITING:
+            await asyncio.wait(set(dispatcher.writing), return_when=asyncio.FIRST_COMPLETED)
         dispatcher.check()
         if follower.done():
             with kafka_errors(f"following {REGISTRY_TOPIC}"):
                 follower.result()
         # Paused partitions are still polled: the group sees the consumer alive.
-        if dispatcher.tracker.pending() >= MOST_PENDING:
+        if dispatcher.holding() >= MOST_PENDING:
             consumer.pause(*consumer.assignment())
         else:
             consumer.resume(*consumer.paused())

@@ -8,23 +8,30 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
 import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from agents.core.registry import Registry
+from agents.core.workdays import WorkCalendar
+from streams.serve.inbox import router as inbox
 from streams.serve.keys import ADMIN, Holder, Keyring
-from streams.serve.open311 import error_body, service_request, services
+from streams.serve.open311 import error_body, requests_json, services
 from streams.serve.open311_query import QueryError, parse_request_id, parse_requests_query
-from streams.serve.view import CaseFilter, CaseRow, View
+from streams.serve.view import CaseFilter, View
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,8 @@ class Served:
     """The registry in force."""
     clock: Callable[[], datetime]
     metrics: CollectorRegistry
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    """The working days the inbox counts."""
 
 
 class Open311Error(Exception):
@@ -64,6 +73,11 @@ def json(body: object, status: int = 200) -> Response:
 
 
 _bearer = HTTPBearer(auto_error=False, description="An agency's key, or an admin key")
+_basic = HTTPBasic(
+    auto_error=False,
+    description="The key as the user name, the password empty (as Stripe's API takes its keys): "
+    "for clients that only send Basic credentials, such as those reading ~/.netrc",
+)
 
 
 def create_app(
@@ -92,6 +106,7 @@ def create_app(
     _add_errors(app)
 
     app.state.served = served
+    app.include_router(inbox)
 
     @app.get(f"{OPEN311}/services.json", tags=["Open311"])
     def get_services(caller: Caller) -> Response:
@@ -99,7 +114,7 @@ def create_app(
         return json(services(served.registry()))
 
     @app.get(f"{OPEN311}/requests.json", tags=["Open311"])
-    def get_requests(
+    async def get_requests(
         request: Request,
         caller: Caller,
         *,
@@ -117,6 +132,8 @@ def create_app(
     ) -> Response:
         """GET Service Requests: the caller's cases (an admin's: every agency's), newest first;
         by default those opened in the last 90 days, at most 1000."""
+        # Async, so on the event loop rather than a thread: a page is a millisecond of work, and
+        # under load threads taking turns at the interpreter lock cost more than they overlap.
         params = {
             name: ",".join(request.query_params.getlist(name)) for name in request.query_params
         }
@@ -133,17 +150,17 @@ def create_app(
             limit=query.limit,
             offset=query.offset,
         )
-        return json([_request(row, served.registry()) for row in served.view.cases(where)])
+        return _requests(served.view.requests(where), served.registry())
 
     @app.get(f"{OPEN311}/requests/{{service_request_id}}.json", tags=["Open311"])
-    def get_request(service_request_id: str, caller: Caller) -> Response:
+    async def get_request(service_request_id: str, caller: Caller) -> Response:
         """GET Service Request: one case, as a one-element array. Another agency's case is
         answered as one that does not exist."""
         agency, _ = parse_request_id(service_request_id)
-        row = served.view.case(service_request_id)
-        if row is None or (caller is not ADMIN and agency != caller):
+        found = served.view.requests(CaseFilter(keys=(service_request_id,)))
+        if not found or (caller is not ADMIN and agency != caller):
             raise Open311Error(404, f"no service request {service_request_id}")
-        return json([_request(row, served.registry())])
+        return _requests(found, served.registry())
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
@@ -164,18 +181,20 @@ def create_app(
 
 def _holder(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Holder:
     """Whom the request's key lets in; a missing, unknown or revoked key, or one of an agency
     the registry in force no longer lists, is refused."""
     served: Served = request.app.state.served
-    presented = "" if credentials is None else credentials.credentials
+    presented = bearer.credentials if bearer else basic.username if basic else ""
     who = served.keyring.who(presented)
     if who is None or (who is not ADMIN and who not in served.registry().agency_ids):
         raise Open311Error(
             401,
-            "a valid key is required: send it as 'Authorization: Bearer <key>'; an agency "
-            "gets one from the province's operators (aduan agencies key create)",
+            "a valid key is required: send it as 'Authorization: Bearer <key>' (or as the user "
+            "name of Basic credentials); an agency gets one from the province's operators "
+            "(aduan agencies key create)",
         )
     return who
 
@@ -183,11 +202,11 @@ def _holder(
 Caller = Annotated[Holder, Depends(_holder)]
 
 
-def _request(row: CaseRow, registry: Registry) -> dict[str, object]:
+def _requests(requests: Sequence[tuple[str, bytes]], registry: Registry) -> Response:
+    """An array of service requests, as the view rendered them, named after their agencies in
+    `registry`."""
     names = {agency.id: agency.name for agency in registry.agencies}
-    case = orjson.loads(row.state)
-    name = names.get(row.agency_id, row.agency_id)
-    return service_request(case, row.text, row.url, name, row.updated_at)
+    return Response(requests_json(requests, names), media_type="application/json")
 
 
 def _add_errors(app: FastAPI) -> None:

@@ -8,8 +8,11 @@ arrays: of services, of service requests (one for `requests/{id}.json` too), or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Final, Literal
+
+import orjson
 
 from agents.core.registry import Agency, Registry
 from agents.core.workdays import WIB
@@ -91,6 +94,36 @@ def service_request(
         "long": None,
         "media_url": url,
     }
+
+
+_NAMED = (b'"service_name":', b'"agency_responsible":')
+"""The fields that hold the agency's name."""
+
+
+def unnamed_request(case: Case, description: str | None, url: str | None, updated_at: str) -> bytes:
+    """`service_request` as JSON, each of its agency's names a NUL byte, which `requests_json`
+    replaces with the name in force when it serves it: a view renders a case once, and the
+    registry may rename an agency later. No NUL byte is otherwise part of the JSON, as orjson
+    escapes control characters within strings; and an unescaped `"service_name":` can only be
+    the field's name, as every quote within a string is escaped."""
+    body = orjson.dumps(service_request(case, description, url, "", updated_at))
+    for field in _NAMED:
+        body = body.replace(field + b'""', field + b"\0", 1)
+    return body
+
+
+def requests_json(requests: Sequence[tuple[str, bytes]], names: Mapping[str, str]) -> bytes:
+    """The JSON array of `requests`, each an agency id and its `unnamed_request`, named after
+    their agencies in `names` (by id, for an agency `names` lacks)."""
+    if not requests:
+        return b"[]"
+    named = {agency: orjson.dumps(names.get(agency, agency)) for agency in {a for a, _ in requests}}
+    bodies = [request.replace(b"\0", named[agency]) for agency, request in requests]
+    # The brackets go on the first and last request: a page is copied whole once, as every
+    # whole copy of it costs more than all the small ones.
+    bodies[0] = b"[" + bodies[0]
+    bodies[-1] += b"]"
+    return b",".join(bodies)
 
 
 def open311_status(status: CaseStatus) -> Open311Status:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import UTC, datetime
 from functools import partial
 
 import uvicorn
+from fastapi import FastAPI
 
 from agents.core.registry import Registry, load_registry
+from streams.cases import work_calendar
 from streams.kafka import registry_topic
 from streams.kafka.admin import api_keys_spec, ensure_topics
 from streams.metrics.registry import new_registry
@@ -45,7 +48,15 @@ def run_serve(settings: Settings, host: str) -> None:
     view = View(settings.serve_dir / "view.sqlite")
     follower = Follower(settings, view)
     follower.start()
-    served = Served(view, follower, keyring, in_force, partial(datetime.now, UTC), new_registry())
+    served = Served(
+        view,
+        follower,
+        keyring,
+        in_force,
+        partial(datetime.now, UTC),
+        new_registry(),
+        work_calendar(settings),
+    )
     background = [
         partial(follow_keys, settings, keys_offset, keyring),
         partial(registry_topic.follow, settings, registry_offset, in_force.use),
@@ -53,6 +64,14 @@ def run_serve(settings: Settings, host: str) -> None:
     app = create_app(served, background)
     log.info("serving the Open311 API on http://%s:%d/open311/v2/", host, settings.serve_port)
     try:
-        uvicorn.run(app, host=host, port=settings.serve_port, log_level="info")
+        run_app(app, host, settings.serve_port)
     finally:
         follower.stop()
+
+
+def run_app(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+    """Serves `app` until stopped."""
+    # What is built by now lives as long as the process: full collections no longer walk it,
+    # and their pauses set the answers' p99 (docs/performance.md).
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,44 +1,52 @@
-"""The view `aduan serve` answers from: each case's latest state and the text of the complaint that
-opened it, in an embedded SQLite database built from the topics, with the offsets it was built up
-to. Every instance keeps a view of its own, as Kafka Streams' interactive queries do: more load,
-more instances, and no database server (docs/decisions/0034-serve-from-a-sqlite-view.md)."""
+"""The view `aduan serve` answers from: each case's latest state, the text of the complaint that
+opened it, and the case as an Open311 service request rendered once, in an embedded SQLite
+database built from the topics, with the offsets it was built up to. Every instance keeps a view
+of its own, as Kafka Streams' interactive queries do: more load, more instances, and no database
+server (docs/decisions/0034-serve-from-a-sqlite-view.md)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-import orjson
-
 from schemas.topics import CASES_TOPIC, COMPLAINT_TOPIC_PREFIX, UNROUTED_TOPIC
+from streams.serve.view_batch import Batch
 
+LAYOUT = 2
+"""The version of the tables below, kept as SQLite's `user_version`. A view of another layout is
+dropped and built again from the topics, which hold everything it holds."""
+
+MAP_BYTES = 1 << 30
+"""How much of the view a reader maps into memory, where it reads without copying pages."""
+
+_TABLES = ("cases", "complaints", "positions")
 _SCHEMA = """
-PRAGMA journal_mode = WAL;
-CREATE TABLE IF NOT EXISTS cases (
+CREATE TABLE cases (
     key TEXT PRIMARY KEY,
     agency_id TEXT NOT NULL,
     case_id TEXT NOT NULL,
     status TEXT NOT NULL,
     opened_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    state BLOB NOT NULL
+    state BLOB NOT NULL,
+    request BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS cases_by_agency ON cases (agency_id, opened_at);
-CREATE INDEX IF NOT EXISTS cases_by_time ON cases (opened_at);
-CREATE TABLE IF NOT EXISTS complaints (
+CREATE INDEX cases_by_agency ON cases (agency_id, opened_at DESC, key);
+CREATE INDEX cases_by_time ON cases (opened_at DESC, key);
+CREATE TABLE complaints (
     agency_id TEXT NOT NULL,
     complaint_id TEXT NOT NULL,
     revision INTEGER NOT NULL,
     text TEXT NOT NULL,
     url TEXT NOT NULL,
     PRIMARY KEY (agency_id, complaint_id)
-);
-CREATE TABLE IF NOT EXISTS positions (
+) WITHOUT ROWID;
+CREATE TABLE positions (
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
     next_offset INTEGER NOT NULL,
@@ -99,9 +107,15 @@ class View:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._idle: deque[sqlite3.Connection] = deque()
+        """Readers' connections not in use: appended and popped atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db:
-            db.executescript(_SCHEMA)
+            db.execute("PRAGMA journal_mode = WAL")
+            (layout,) = db.execute("PRAGMA user_version").fetchone()
+            if layout != LAYOUT:
+                script = "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES) + _SCHEMA
+                db.executescript(f"BEGIN; {script} PRAGMA user_version = {LAYOUT}; COMMIT;")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
@@ -110,8 +124,19 @@ class View:
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as db:
+        """A connection to read with inside the block; it then goes back to a pool, where it
+        keeps the pages it mapped for the next reader."""
+        try:
+            db = self._idle.pop()
+        except IndexError:
+            db = self._connect()
+            db.execute(f"PRAGMA mmap_size = {MAP_BYTES}")
+        try:
             yield db
+        except BaseException:
+            db.close()  # it may hold a statement part read: no later reader gets it
+            raise
+        self._idle.append(db)
 
     def positions(self) -> dict[tuple[str, int], int]:
         """The next offset to read of each topic partition the view has read."""
@@ -122,16 +147,19 @@ class View:
     def apply(self, db: sqlite3.Connection, records: Iterable[Record]) -> int:
         """Take `records` in, and their offsets, in one transaction: a view and its offsets
         never disagree, so a restarted instance resumes where its view ends."""
-        count = 0
+        batch = Batch(db)
         ends: dict[tuple[str, int], int] = {}
+        count = 0
         with db:
+            db.execute("BEGIN")  # now, not at the first write: each read would be a transaction
             for record in records:
                 if record.topic == CASES_TOPIC:
-                    _case(db, record)
+                    batch.case(record)
                 else:
-                    _complaint(db, record)
+                    batch.complaint(record)
                 ends[record.topic, record.partition] = record.offset + 1
                 count += 1
+            batch.write()
             db.executemany(
                 "INSERT INTO positions VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
                 "DO UPDATE SET next_offset = excluded.next_offset",
@@ -145,29 +173,31 @@ class View:
 
     def case(self, key: str) -> CaseRow | None:
         with self.reader() as db:
-            rows = db.execute(_SELECT + " WHERE c.key = ?", (key,)).fetchall()
+            rows = db.execute(_SELECT_ROWS + " WHERE c.key = ?", (key,)).fetchall()
         return _row(rows[0]) if rows else None
 
     def cases(self, where: CaseFilter) -> list[CaseRow]:
         """The cases `where` selects, the most recently opened first."""
-        clauses: list[str] = []
-        arguments: list[object] = []
-        _any_of(clauses, arguments, "c.agency_id", where.agencies)
-        _any_of(clauses, arguments, "c.key", where.keys or None)
-        _any_of(clauses, arguments, "c.status", where.statuses or None)
-        if where.opened_from is not None:
-            clauses.append("c.opened_at >= ?")
-            arguments.append(where.opened_from)
-        if where.opened_to is not None:
-            clauses.append("c.opened_at <= ?")
-            arguments.append(where.opened_to)
-        sql = _SELECT
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY c.opened_at DESC, c.key LIMIT ? OFFSET ?"
-        arguments += [where.limit, where.offset]
+        sql, arguments = _selection(_SELECT_ROWS, where)
         with self.reader() as db:
             return [_row(row) for row in db.execute(sql, arguments)]
+
+    def requests(self, where: CaseFilter) -> list[tuple[str, bytes]]:
+        """The service requests of the cases `where` selects, the most recently opened first:
+        each its agency's id and its `open311.unnamed_request`, for `open311.requests_json`."""
+        sql, arguments = _selection(_SELECT_REQUESTS, where)
+        with self.reader() as db:
+            found: list[tuple[str, bytes]] = db.execute(sql, arguments).fetchall()
+            return found
+
+    def states(self, opened_from: str) -> Iterator[tuple[str, str, bytes]]:
+        """Agency, key and state of each case opened from `opened_from` on, one agency's after
+        another's: a reader can hold one agency's cases at a time."""
+        with self.reader() as db:
+            yield from db.execute(
+                "SELECT agency_id, key, state FROM cases WHERE opened_at >= ? ORDER BY agency_id",
+                (opened_from,),
+            )
 
     def count(self) -> int:
         with self.reader() as db:
@@ -175,10 +205,32 @@ class View:
             return int(count)
 
 
-_SELECT = (
+_SELECT_ROWS = (
     "SELECT c.key, c.agency_id, c.state, c.updated_at, m.text, m.url FROM cases c "
     "LEFT JOIN complaints m ON m.agency_id = c.agency_id AND m.complaint_id = c.case_id"
 )
+_SELECT_REQUESTS = "SELECT c.agency_id, c.request FROM cases c"
+
+
+def _selection(select: str, where: CaseFilter) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    arguments: list[object] = []
+    _any_of(clauses, arguments, "c.agency_id", where.agencies)
+    _any_of(clauses, arguments, "c.key", where.keys or None)
+    _any_of(clauses, arguments, "c.status", where.statuses or None)
+    if where.opened_from is not None:
+        clauses.append("c.opened_at >= ?")
+        arguments.append(where.opened_from)
+    if where.opened_to is not None:
+        clauses.append("c.opened_at <= ?")
+        arguments.append(where.opened_to)
+    sql = select
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    # The order of the indexes, so that a page is read off one of them without sorting.
+    sql += " ORDER BY c.opened_at DESC, c.key LIMIT ? OFFSET ?"
+    arguments += [where.limit, where.offset]
+    return sql, arguments
 
 
 def _row(row: Sequence[object]) -> CaseRow:
@@ -200,59 +252,3 @@ def _any_of(
     if values is not None:
         clauses.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "0")
         arguments.extend(values)
-
-
-def _case(db: sqlite3.Connection, record: Record) -> None:
-    if record.key is None:
-        return
-    key = record.key.decode(errors="replace")
-    if record.value is None:
-        db.execute("DELETE FROM cases WHERE key = ?", (key,))  # merged into another case
-        return
-    try:
-        case = orjson.loads(record.value)
-        row = (
-            key,
-            str(case["agency_id"]),
-            str(case["case_id"]),
-            str(case["status"]),
-            str(case["opened_at"]),
-            _iso(record.timestamp),
-            record.value,
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return  # not a case aduan wrote: nothing to serve
-    db.execute(
-        "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-        "status = excluded.status, updated_at = excluded.updated_at, state = excluded.state",
-        row,
-    )
-
-
-def _complaint(db: sqlite3.Connection, record: Record) -> None:
-    try:
-        event = orjson.loads(record.value or b"null")
-        agency, complaint = str(event["agency_id"]), str(event["complaint_id"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return
-    if "withdrawn_at" in event:
-        # Forgotten: the case keeps its clock, and the view no longer has its text.
-        db.execute(
-            "DELETE FROM complaints WHERE agency_id = ? AND complaint_id = ?", (agency, complaint)
-        )
-        return
-    try:
-        row = (agency, complaint, int(event["revision"]), str(event["text"]), str(event["url"]))
-    except (KeyError, TypeError, ValueError):
-        return
-    db.execute(
-        "INSERT INTO complaints VALUES (?, ?, ?, ?, ?) ON CONFLICT (agency_id, complaint_id) "
-        "DO UPDATE SET revision = excluded.revision, text = excluded.text, url = excluded.url "
-        "WHERE excluded.revision >= complaints.revision",
-        row,
-    )
-
-
-def _iso(milliseconds: int) -> str:
-    moment = datetime.fromtimestamp(milliseconds / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

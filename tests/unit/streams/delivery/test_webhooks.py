@@ -27,14 +27,14 @@ from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from agents.core.registry import parse_registry
-from streams.delivery import webhooks
+from streams.delivery import lanes, webhooks
 from streams.delivery.backoff import Backoff
 from streams.delivery.endpoints import Endpoint, HttpPoster, WebhookError, read_endpoints
 from streams.delivery.lanes import Dispatcher
 from streams.delivery.offsets import OffsetTracker
 from streams.delivery.signing import verify
 from streams.delivery.webhook_metrics import WebhookMetrics
-from streams.delivery.webhooks import TOPICS, _commit, _Rebalance
+from streams.delivery.webhooks import TOPICS, _commit, _read, _Rebalance
 from streams.kafka import registry_topic
 from tests.unit.streams.delivery.webhook_records import (
     Record,
@@ -47,6 +47,8 @@ KEJATI, PT = "kejati-jateng", "pt-semarang"
 SECRETS = {KEJATI: b"kejati-secret-0123456789", PT: b"pt-semarang-secret-0123456789"}
 PARTITIONS = [("cases", 0), ("complaints.kejati-jateng", 0), ("complaints.pt-semarang", 0)]
 FAST = Backoff(budget=3600, base=0.001, cap=0.002)
+SLOW = Backoff(budget=3600, base=600, cap=600)
+"""With `draw=lambda: 1.0`: a pause between attempts far longer than a test."""
 
 
 class Receiver:
@@ -433,6 +435,213 @@ def test_a_dead_letter_kafka_refuses_stops_the_dispatcher() -> None:
             with pytest.raises(RuntimeError, match="the broker is away"):
                 harness.dispatcher.check()
             assert harness.tracker.commits() == {("cases", 0): 0}
+
+    run(scenario)
+
+
+class HeldLetters:
+    """Dead letters that reach Kafka only once `written` is set."""
+
+    def __init__(self) -> None:
+        self.written = asyncio.Event()
+        self.letters: list[tuple[bytes, Any]] = []
+
+    async def __call__(self, key: bytes, value: bytes) -> None:
+        await self.written.wait()
+        self.letters.append((key, orjson.loads(value)))
+
+
+def test_a_failing_lane_at_its_bound_dead_letters_the_next_event_without_an_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lanes, "LANE_BACKLOG", 2)
+    monkeypatch.setattr(lanes, "OUTAGE_SECONDS", 0)
+    receiver = Receiver()
+    receiver.answers[KEJATI] = [503]
+    events = [complaint() for _ in range(4)]
+
+    async def scenario() -> None:
+        async with delivering(receiver, SLOW, draw=lambda: 1.0) as harness:
+            dispatcher = harness.dispatcher
+            held = HeldLetters()
+            dispatcher.dead_letters = held
+            dispatcher.offer(complaint_record(events[0], 0))
+            dispatcher.offer(complaint_record(events[1], 1))
+            await until(lambda: harness.count(KEJATI, "retried") == 1)
+            # Failing, with two events waiting: the third is not queued.
+            dispatcher.offer(complaint_record(events[2], 2))
+            assert dispatcher.lanes[KEJATI].waiting == 2
+            settled = asyncio.create_task(dispatcher.settle(20))
+            await asyncio.sleep(0.05)
+            # Until Kafka has its dead letter, the event is not done, and settle waits for it.
+            assert not settled.done()
+            assert harness.tracker.pending() == 3
+            held.written.set()
+            await settled
+            ((key, letter),) = held.letters
+            assert key == f"kejati-jateng:{events[2]['event_id']}".encode()
+            assert (letter["reason"], letter["attempts"], letter["status"]) == (
+                "backlog_full",
+                0,
+                None,
+            )
+            assert (
+                letter["error"] == "not attempted: 2 events already waited for the failing endpoint"
+            )
+            assert harness.count(KEJATI, "dead_lettered") == 1
+            assert harness.tracker.pending() == 2
+            # The endpoint answers again: the lane takes events again, behind those it held.
+            dispatcher.lanes[KEJATI].wake.set()
+            await until(lambda: not dispatcher.lanes[KEJATI].failing)
+            dispatcher.offer(complaint_record(events[3], 3))
+            await harness.drained()
+            assert harness.tracker.commits() == {("complaints.kejati-jateng", 0): 4}
+
+    run(scenario)
+    ids = [event["event_id"] for event in events]
+    assert receiver.ids(KEJATI) == [ids[0], ids[0], ids[1], ids[3]]
+
+
+def test_a_backlog_dead_letter_kafka_refuses_stops_the_dispatcher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lanes, "LANE_BACKLOG", 1)
+    monkeypatch.setattr(lanes, "OUTAGE_SECONDS", 0)
+    receiver = Receiver()
+    receiver.answers[KEJATI] = [503]
+
+    async def scenario() -> None:
+        async with delivering(receiver, SLOW, draw=lambda: 1.0) as harness:
+
+            async def refused(key: bytes, value: bytes) -> None:
+                raise RuntimeError("the broker is away")
+
+            harness.dispatcher.dead_letters = refused
+            harness.dispatcher.offer(case_record(0))
+            await until(lambda: harness.count(KEJATI, "retried") == 1)
+            harness.dispatcher.offer(case_record(1, case_id="11"))
+            await until(lambda: harness.dispatcher.failure is not None)
+            with pytest.raises(RuntimeError, match="the broker is away"):
+                harness.dispatcher.check()
+            assert harness.tracker.pending() == 2
+
+    run(scenario)
+
+
+def test_what_the_dispatcher_holds_leaves_out_a_failing_lane_and_counts_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lanes, "OUTAGE_SECONDS", 0)
+    receiver = Receiver()
+    receiver.answers[KEJATI] = [503]
+    receiver.held[PT] = asyncio.Event()
+
+    async def scenario() -> None:
+        async with delivering(receiver, SLOW, draw=lambda: 1.0) as harness:
+            dispatcher = harness.dispatcher
+            for offset in range(3):
+                dispatcher.offer(case_record(offset, case_id=str(offset)))
+            dispatcher.offer(case_record(3, agency=PT))
+            dispatcher.offer(case_record(4, agency=PT, case_id="14"))
+            assert dispatcher.holding() == 5  # no endpoint failed yet
+            await until(lambda: harness.count(KEJATI, "retried") == 1)
+            # kejati's three wait for an endpoint that fails; pt-semarang's two still count.
+            assert dispatcher.holding() == 2
+            assert harness.tracker.pending() == 5
+
+    run(scenario)
+
+
+class PausingConsumer:
+    """One poll of `_read`'s loop: records whether it paused or resumed the partitions, then
+    polled."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.stop = stop
+        self.calls: list[str] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("cases", 0)}
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.calls.append("pause")
+
+    def paused(self) -> set[TopicPartition]:
+        return set()
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.calls.append("resume")
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        self.calls.append("poll")
+        self.stop.set()
+        return {}
+
+
+def test_a_lane_failing_for_less_than_an_outage_keeps_its_events_and_counts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lanes, "LANE_BACKLOG", 1)
+    receiver = Receiver()
+    receiver.answers[KEJATI] = [503]
+    seconds = iter([0.0, 0.0, 1.0, 1.0])  # the dispatcher's looks at its clock
+
+    async def scenario() -> None:
+        async with delivering(
+            receiver, SLOW, draw=lambda: 1.0, clock=lambda: next(seconds)
+        ) as harness:
+            dispatcher = harness.dispatcher
+            dispatcher.offer(case_record(0))  # read at 0 s, failed at 0 s
+            await until(lambda: harness.count(KEJATI, "retried") == 1)
+            dispatcher.offer(case_record(1, case_id="11"))  # read at 1 s: queued, not skipped
+            assert dispatcher.lanes[KEJATI].waiting == 2
+            assert dispatcher.holding() == 2  # at 1 s: the lane still counts
+            assert harness.letters == []
+            assert not dispatcher.lanes[KEJATI].down(9.0)
+            assert dispatcher.lanes[KEJATI].down(10.0)
+
+    run(scenario)
+
+
+def test_reading_waits_for_endpoints_that_answer_and_dead_letters_not_for_a_failing_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webhooks, "MOST_PENDING", 2)
+    monkeypatch.setattr(webhooks, "MOST_WRITING", 1)
+    monkeypatch.setattr(lanes, "LANE_BACKLOG", 3)
+    monkeypatch.setattr(lanes, "OUTAGE_SECONDS", 0)
+    receiver = Receiver()
+    receiver.answers[KEJATI] = [503]
+    receiver.held[PT] = asyncio.Event()
+
+    async def poll(dispatcher: Dispatcher, consumer: PausingConsumer) -> list[str]:
+        follower = asyncio.create_task(asyncio.Event().wait())
+        await _read(consumer, dispatcher, follower, consumer.stop, "refused")  # type: ignore[arg-type]
+        follower.cancel()
+        return consumer.calls
+
+    async def scenario() -> None:
+        async with delivering(receiver, SLOW, draw=lambda: 1.0) as harness:
+            dispatcher = harness.dispatcher
+            held = HeldLetters()
+            dispatcher.dead_letters = held
+            for offset in range(3):
+                dispatcher.offer(case_record(offset, case_id=str(offset)))
+            await until(lambda: harness.count(KEJATI, "retried") == 1)
+            # Three events pending, none for an endpoint that answers.
+            assert await poll(dispatcher, PausingConsumer(asyncio.Event())) == ["resume", "poll"]
+            # A dead letter of an event kejati's lane had no room for: no reading until Kafka
+            # has it.
+            dispatcher.offer(case_record(3, case_id="13"))
+            consumer = PausingConsumer(asyncio.Event())
+            polled = asyncio.create_task(poll(dispatcher, consumer))
+            await asyncio.sleep(0.05)
+            assert consumer.calls == []
+            held.written.set()
+            assert await polled == ["resume", "poll"]
+            dispatcher.offer(case_record(4, agency=PT))
+            dispatcher.offer(case_record(5, agency=PT, case_id="15"))
+            assert await poll(dispatcher, PausingConsumer(asyncio.Event())) == ["pause", "poll"]
 
     run(scenario)
 

@@ -7,7 +7,13 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.serve.open311 import error_body, service_request, services
+from streams.serve.open311 import (
+    error_body,
+    requests_json,
+    service_request,
+    services,
+    unnamed_request,
+)
 from tests.unit.agents.factories import build_registry, make_case
 
 # The fields of GET Service List and of GET Service Request(s) in the specification.
@@ -198,6 +204,39 @@ def test_the_notes_of_an_answer_without_a_verdict_give_only_its_time() -> None:
 
 def test_the_notes_of_an_answered_case_without_its_time_say_only_answered() -> None:
     assert request_of(status="answered")["status_notes"] == "Answered by the agency on X."
+
+
+# --- service requests rendered once, named when served ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jalan rusak",
+        '"service_name":"" and "agency_responsible":""',
+        "a NUL \x00 and an escaped one \\u0000",
+        None,
+    ],
+)
+def test_a_rendered_request_named_when_served_is_the_mapping_of_its_case(text: str | None) -> None:
+    case = make_case()
+    rendered = unnamed_request(case, text, URL, UPDATED)
+    assert rendered.count(b"\0") == 2
+    served = orjson.loads(requests_json([("kejati-jateng", rendered)], {"kejati-jateng": KEJATI}))
+    assert served == [service_request(case, text, URL, KEJATI, UPDATED)]
+
+
+def test_requests_of_several_agencies_each_get_their_agencys_name_or_else_its_id() -> None:
+    kejati = unnamed_request(make_case(), "a", URL, UPDATED)
+    bpk = unnamed_request(make_case(agency="bpk-jateng", case_id="11"), "b", URL, UPDATED)
+    pairs = [("kejati-jateng", kejati), ("bpk-jateng", bpk), ("kejati-jateng", kejati)]
+    served = orjson.loads(requests_json(pairs, {"kejati-jateng": KEJATI}))
+    assert [(r["service_name"], r["agency_responsible"]) for r in served] == [
+        (KEJATI, KEJATI),
+        ("bpk-jateng", "bpk-jateng"),
+        (KEJATI, KEJATI),
+    ]
+    assert requests_json([], {}) == b"[]"
 
 
 # --- errors ------------------------------------------------------------------------------------

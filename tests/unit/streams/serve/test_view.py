@@ -1,7 +1,9 @@
-"""`streams.serve.view`: the SQLite view of cases and their complaints' texts, from records."""
+"""`streams.serve.view`: the SQLite view of cases, their complaints' texts and their service
+requests, from records."""
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import orjson
 
 from agents.core.forget import forget_request, withdrawal
+from streams.serve.open311 import requests_json, service_request
 from streams.serve.view import CaseFilter, Record, View, is_view_topic
 from tests.unit.agents.factories import make_case
 
@@ -135,3 +138,116 @@ def test_the_view_is_built_from_cases_and_the_agencies_complaint_topics_only() -
     assert not is_view_topic("complaints.unrouted")
     assert not is_view_topic("mentions.raw")
     assert not is_view_topic("replay-1.complaints.kejati-jateng")
+
+
+def served(view: View, names: dict[str, str] | None = None, **where: Any) -> list[Any]:
+    """The service requests `where` selects, as `aduan serve` answers them."""
+    body = requests_json(view.requests(CaseFilter(**where)), names or {})
+    return list(orjson.loads(body))
+
+
+def test_a_request_gets_its_complaints_text_in_whichever_order_they_come_and_loses_it_withdrawn(
+    tmp_path: Path,
+) -> None:
+    view = View(tmp_path / "view.sqlite")
+    complaint = {"complaint_id": "10", "agency_id": "kejati-jateng", "tweet_id": "10"}
+    request = forget_request("post", "10", "citizen request", datetime.now(UTC))
+    notice = Record(
+        "complaints.kejati-jateng",
+        1,
+        9,
+        b"10",
+        orjson.dumps(withdrawal(complaint, request, "2026-06-04T00:00:00.000Z")),
+        T0,
+    )
+    apply(view, case_record(0))
+    assert [(r["description"], r["media_url"]) for r in served(view)] == [(None, None)]
+    apply(view, complaint_record(0, "10", "jalan rusak"))  # after its case, in a later batch
+    assert [r["description"] for r in served(view)] == ["jalan rusak"]
+    apply(view, case_record(1, status="overdue"), complaint_record(1, "10", "jalan ambles", 1))
+    (overdue,) = served(view)
+    assert overdue["status_notes"].startswith("Not answered, and overdue since")
+    assert overdue["description"] == "jalan ambles"
+    apply(view, notice, case_record(2, status="answered"))  # the case is rendered after it
+    assert [(r["status"], r["description"], r["media_url"]) for r in served(view)] == [
+        ("closed", None, None)
+    ]
+    apply(view, complaint_record(3, "11", "lampu mati"), case_record(3, case_id="11"), notice)
+    assert [(r["service_request_id"], r["description"]) for r in served(view)] == [
+        ("kejati-jateng:10", None),
+        ("kejati-jateng:11", "lampu mati"),
+    ]
+
+
+def test_a_request_is_the_open311_mapping_of_its_case_named_as_the_registry_names_it_now(
+    tmp_path: Path,
+) -> None:
+    view = View(tmp_path / "view.sqlite")
+    apply(view, complaint_record(0, "10", "jalan rusak"), case_record(0))
+    (row,) = view.cases(CaseFilter())
+    case = orjson.loads(row.state)
+    expected = service_request(case, row.text, row.url, "Kejati Jateng", row.updated_at)
+    assert served(view, {"kejati-jateng": "Kejati Jateng"}) == [expected]
+    renamed = served(view, {"kejati-jateng": "Kejaksaan Tinggi"})
+    assert (renamed[0]["service_name"], renamed[0]["agency_responsible"]) == (
+        "Kejaksaan Tinggi",
+        "Kejaksaan Tinggi",
+    )
+    assert served(view)[0]["agency_responsible"] == "kejati-jateng"  # the registry lacks it
+
+
+def test_requests_are_selected_and_ordered_as_cases_are(tmp_path: Path) -> None:
+    view = View(tmp_path / "view.sqlite")
+    apply(
+        view,
+        case_record(0, case_id="1", opened_at="2026-06-01T00:00:00.000Z"),
+        case_record(1, case_id="2", opened_at="2026-06-02T00:00:00.000Z", status="answered"),
+        case_record(2, agency="bpk-jateng", case_id="3", opened_at="2026-06-02T00:00:00.000Z"),
+    )
+    wheres: list[dict[str, Any]] = [
+        {},
+        {"agencies": ("kejati-jateng",)},
+        {"agencies": ()},
+        {"statuses": ("open",)},
+        {"keys": ("bpk-jateng:3",)},
+        {"limit": 1, "offset": 1},
+    ]
+    for where in wheres:
+        keys = [row.key for row in view.cases(CaseFilter(**where))]
+        assert [r["service_request_id"] for r in served(view, **where)] == keys
+
+
+def test_a_reader_sees_what_was_applied_after_its_last_read(tmp_path: Path) -> None:
+    view = View(tmp_path / "view.sqlite")
+    apply(view, case_record(0, case_id="1"))
+    assert len(served(view)) == 1
+    apply(view, case_record(1, case_id="2"))
+    assert len(served(view)) == 2
+
+
+def test_a_case_that_cannot_be_served_keeps_its_last_state_and_one_under_a_foreign_key_is_skipped(
+    tmp_path: Path,
+) -> None:
+    view = View(tmp_path / "view.sqlite")
+    broken = {k: v for k, v in make_case().items() if k != "due_at"}
+    apply(
+        view,
+        case_record(0),
+        Record("cases", 0, 1, b"kejati-jateng:10", orjson.dumps(broken), T0),
+        Record("cases", 0, 2, b"kejati-jateng:99", orjson.dumps(make_case()), T0),
+    )
+    assert [r["updated_datetime"] for r in served(view)] == ["2026-05-28T20:26:40.000Z"]
+    assert view.positions() == {("cases", 0): 3}
+
+
+def test_a_view_of_an_older_layout_is_built_again_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "view.sqlite"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE cases (key TEXT PRIMARY KEY, state BLOB NOT NULL)")
+        db.execute("CREATE TABLE positions (topic TEXT, partition INTEGER, next_offset INTEGER)")
+        db.execute("INSERT INTO positions VALUES ('cases', 0, 7)")
+    view = View(path)
+    assert view.positions() == {}
+    apply(view, case_record(0))
+    assert view.count() == 1
+    assert View(path).positions() == {("cases", 0): 1}
