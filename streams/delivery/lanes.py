@@ -1,8 +1,8 @@
 """One lane per agency: a queue and an asyncio task that POSTs the agency's events to its webhook
 one at a time, in the order read, retrying and dead-lettering as `Backoff` says. One agency's slow
-or dead endpoint holds up its own lane only; a failing one takes at most `LANE_BACKLOG` events. No
-Kafka here: `streams.delivery.webhooks` feeds the lanes from the topics and commits what
-`OffsetTracker` allows."""
+or dead endpoint holds up its own lane only; one down for `OUTAGE_SECONDS` queues nothing past
+`LANE_BACKLOG` events. No Kafka here: `streams.delivery.webhooks` feeds the lanes from the topics
+and commits what `OffsetTracker` allows."""
 
 from __future__ import annotations
 
@@ -231,7 +231,11 @@ class Lane:
         """One attempt; the pause before the next one, or None once the event is delivered or
         dead-lettered."""
         d = self.d
-        if failures == 0 and self.failing and d.clock() - item.read_at >= d.backoff.budget:
+        if (
+            failures == 0
+            and self.failing_since is not None
+            and d.clock() - item.read_at >= d.backoff.budget
+        ):
             # Its whole retry time went by in the queue behind events the endpoint failed.
             await self._give_up(item, endpoint, "retries_exhausted", None, 0)
             return None

@@ -86,9 +86,19 @@ def create_app(
     """The app; `background` runs beside it while it serves (the followers of the keys and of
     the registry)."""
 
+    stopped: list[asyncio.Task[None]] = []
+    """Background tasks that ended; one that failed makes /healthz fail."""
+
+    def ended(task: asyncio.Task[None]) -> None:
+        stopped.append(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped", task.get_coro(), exc_info=task.exception())
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(run()) for run in background]
+        for task in tasks:
+            task.add_done_callback(ended)
         try:
             yield
         finally:
@@ -164,6 +174,10 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
+        failed = [task for task in stopped if not task.cancelled() and task.exception()]
+        if failed:
+            # Revoked keys would keep working, or the registry go stale: restart the process.
+            return json({"status": f"stopped following: {failed[0].exception()}"}, 503)
         return json({"status": "ok"})
 
     @app.get("/readyz", include_in_schema=False)
@@ -217,7 +231,9 @@ def _add_errors(app: FastAPI) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > BODY_LIMIT:
+        # A chunked body announces no length: it could be any size.
+        chunked = "transfer-encoding" in request.headers
+        if chunked or not length.isdigit() or int(length) > BODY_LIMIT:
             return json(error_body(413, f"requests carry at most {BODY_LIMIT} bytes"), 413)
         return await call_next(request)
 

@@ -88,7 +88,7 @@ class Follower:
         looked = 0.0
         while not self._stop.is_set():
             if time.monotonic() - looked >= TOPICS_EVERY:
-                added = await self._assign(lister, consumer, assigned)
+                added = await self._assign(lister, consumer, assigned, db)
                 if not self._caught_up.is_set() and added:
                     with kafka_errors("reading the end offsets of the view's topics"):
                         targets.update(await consumer.end_offsets(list(added)))
@@ -111,11 +111,16 @@ class Follower:
                 self._caught_up.set()
 
     async def _assign(
-        self, lister: KafkaConsumer, consumer: AIOKafkaConsumer, assigned: set[Partition]
+        self,
+        lister: KafkaConsumer,
+        consumer: AIOKafkaConsumer,
+        assigned: set[Partition],
+        db: sqlite3.Connection,
     ) -> set[Partition]:
         """Assign the view's topics' partitions not assigned yet; the partitions added. Each
         partition is read on from the view's offset, as aiokafka forgets every position when
-        the assignment changes, and the view has applied every record fetched."""
+        the assignment changes, and the view has applied every record fetched. A view whose
+        offset the retention has passed is built again: it may have missed a withdrawal."""
         with kafka_errors("listing the view's topics"):
             topics = [topic for topic in lister.topics() if is_view_topic(topic)]
             partitions = {
@@ -129,6 +134,15 @@ class Follower:
         assigned |= added
         consumer.assign(list(assigned))
         stored = self.view.positions()
+        if await _passed(
+            consumer, [tp for tp in added if (tp.topic, tp.partition) in stored], stored
+        ):
+            log.warning(
+                "the topics no longer hold what the view would read next (their retention passed "
+                "it while this instance was stopped): building the view again from the topics"
+            )
+            await asyncio.to_thread(self.view.clear, db)
+            stored = {}
         unread = [tp for tp in assigned if (tp.topic, tp.partition) not in stored]
         for tp in assigned - set(unread):
             consumer.seek(tp, stored[tp.topic, tp.partition])
@@ -136,6 +150,17 @@ class Follower:
             with kafka_errors("finding where the view's topics begin"):
                 await consumer.seek_to_beginning(*unread)
         return added
+
+
+async def _passed(
+    consumer: AIOKafkaConsumer, partitions: list[Partition], stored: dict[tuple[str, int], int]
+) -> bool:
+    """Whether any of `partitions` now begins after the offset the view would read next."""
+    if not partitions:
+        return False
+    with kafka_errors("finding where the view's topics begin"):
+        starts = await consumer.beginning_offsets(partitions)
+    return any(stored[tp.topic, tp.partition] < start for tp, start in starts.items())
 
 
 async def _reached(consumer: AIOKafkaConsumer, targets: dict[Partition, int]) -> bool:

@@ -48,6 +48,7 @@ _BAD_KEY: Final = (
     "That key is not valid. Paste the whole key, aduan_ and all, as the province's operators "
     "gave it; a revoked key no longer signs in."
 )
+_CROSS_SITE: Final = "Sign in from this page: a form on another site cannot sign you in or out."
 _LAPSED_KEY: Final = "The key you signed in with is no longer valid: sign in with a new one."
 
 _templates = Environment(
@@ -96,6 +97,8 @@ def inbox(request: Request) -> Response:
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     """Check the pasted key, and keep it in the inbox's cookie."""
+    if _cross_site(request):
+        return _page("sign_in.html", 403, title="Sign in", error=_CROSS_SITE)
     key = _pasted_key(request.headers.get("content-type", ""), await request.body())
     if _holder(_served(request), key) is None:
         return _page("sign_in.html", 401, title="Sign in", error=_BAD_KEY)
@@ -113,6 +116,8 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out")
 def sign_out(request: Request) -> Response:
+    if _cross_site(request):
+        return _page("sign_in.html", 403, title="Sign in", error=_CROSS_SITE)
     response = _private(RedirectResponse(INBOX, 303))
     _clear_cookie(response, request)
     return response
@@ -132,11 +137,23 @@ def _holder(served: Served, key: str) -> Holder | None:
     return who
 
 
+def _cross_site(request: Request) -> bool:
+    """Whether a form was posted from another site's page: SameSite keeps the cookie from being
+    sent there, not from being set or cleared."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    return origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}"
+
+
 def _pasted_key(content_type: str, body: bytes) -> str:
     """The key field of a form post; empty for anything else."""
     if content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         return ""
-    fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=4)
+    try:
+        fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=4)
+    except ValueError:  # more fields than the form has
+        return ""
     return fields.get("key", [""])[0].strip()
 
 

@@ -17,14 +17,14 @@ from typing import NamedTuple
 from schemas.topics import CASES_TOPIC, COMPLAINT_TOPIC_PREFIX, UNROUTED_TOPIC
 from streams.serve.view_batch import Batch
 
-LAYOUT = 2
+LAYOUT = 3
 """The version of the tables below, kept as SQLite's `user_version`. A view of another layout is
 dropped and built again from the topics, which hold everything it holds."""
 
 MAP_BYTES = 1 << 30
 """How much of the view a reader maps into memory, where it reads without copying pages."""
 
-_TABLES = ("cases", "complaints", "positions")
+_TABLES = ("cases", "complaints", "withdrawn", "positions")
 _SCHEMA = """
 CREATE TABLE cases (
     key TEXT PRIMARY KEY,
@@ -44,6 +44,11 @@ CREATE TABLE complaints (
     revision INTEGER NOT NULL,
     text TEXT NOT NULL,
     url TEXT NOT NULL,
+    PRIMARY KEY (agency_id, complaint_id)
+) WITHOUT ROWID;
+CREATE TABLE withdrawn (
+    agency_id TEXT NOT NULL,
+    complaint_id TEXT NOT NULL,
     PRIMARY KEY (agency_id, complaint_id)
 ) WITHOUT ROWID;
 CREATE TABLE positions (
@@ -168,8 +173,17 @@ class View:
         return count
 
     def writer(self) -> sqlite3.Connection:
-        """The follower's connection."""
-        return self._connect()
+        """The follower's connection; what it deletes is overwritten, so that a forgotten text
+        is not left readable in the file's free pages."""
+        db = self._connect()
+        db.execute("PRAGMA secure_delete = ON")
+        return db
+
+    def clear(self, db: sqlite3.Connection) -> None:
+        """Empty the view and its offsets, to be built again from the topics."""
+        with db:
+            for table in _TABLES:
+                db.execute(f"DELETE FROM {table}")
 
     def case(self, key: str) -> CaseRow | None:
         with self.reader() as db:

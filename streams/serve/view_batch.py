@@ -86,7 +86,9 @@ class Batch:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return
         if "withdrawn_at" in event:
-            # Forgotten: the case keeps its clock, and the view no longer has its text.
+            # Forgotten: the case keeps its clock, and the view no longer has its text, nor takes
+            # it again from a revision that comes after.
+            self.db.execute("INSERT OR IGNORE INTO withdrawn VALUES (?, ?)", (agency, complaint))
             changed = self.db.execute(
                 "DELETE FROM complaints WHERE agency_id = ? AND complaint_id = ?",
                 (agency, complaint),
@@ -103,7 +105,8 @@ class Batch:
             except (KeyError, TypeError, ValueError):
                 return
             changed = self.db.execute(
-                "INSERT INTO complaints VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO complaints SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS "
+                "(SELECT 1 FROM withdrawn WHERE agency_id = ?1 AND complaint_id = ?2) "
                 "ON CONFLICT (agency_id, complaint_id) DO UPDATE SET "
                 "revision = excluded.revision, text = excluded.text, url = excluded.url "
                 "WHERE excluded.revision >= complaints.revision",

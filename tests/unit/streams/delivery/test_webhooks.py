@@ -243,6 +243,25 @@ def test_a_redirect_is_not_followed() -> None:
     assert [agency for agency, _, _ in receiver.requests] == [KEJATI]
 
 
+def test_a_refused_event_does_not_make_old_events_wait_out_their_retry_time() -> None:
+    receiver = Receiver()
+    receiver.answers[KEJATI] = [400]
+    ticks = count(0, 10)  # each look at the clock: 10 s later, past the retry time of 5 s
+
+    async def scenario() -> None:
+        backoff = Backoff(budget=5, base=0.001, cap=0.002)
+        async with delivering(receiver, backoff, clock=lambda: next(ticks)) as harness:
+            harness.dispatcher.offer(case_record(0))
+            harness.dispatcher.offer(case_record(1, case_id="11"))
+            await harness.drained()
+            # The endpoint refused one event; it did not fail: the next one is attempted.
+            assert [letter["reason"] for _, letter in harness.letters] == ["refused"]
+            assert harness.count(KEJATI, "delivered") == 1
+
+    run(scenario)
+    assert len(receiver.requests) == 2
+
+
 def test_retries_end_in_the_dead_letters_once_the_retry_time_is_spent() -> None:
     receiver = Receiver()
     receiver.answers[KEJATI] = [503] * 10

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
+from streams.serve.app import Served, create_app
 from streams.serve.keys import Keyring
-from tests.unit.streams.serve.conftest import key_of
+from streams.serve.view import View
+from tests.unit.streams.serve.conftest import NOW, REGISTRY, Ready, key_of
 
 
 def get(client: TestClient, path: str, key: str | None = None, **params: Any) -> Any:
@@ -93,3 +97,32 @@ def test_a_key_may_come_as_the_user_name_of_basic_credentials(
     )
     assert (unknown.status_code, garbled.status_code) == (401, 401)
     assert garbled.json()[0]["code"] == 401
+
+
+def test_a_chunked_body_is_refused_as_it_announces_no_length(client: TestClient) -> None:
+    chunks = iter([b"key=" + b"x" * 1024] * 64)
+    refused = client.post(
+        "/inbox/sign-in",
+        content=chunks,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert refused.status_code == 413
+    assert refused.json()[0]["code"] == 413
+
+
+def test_a_background_follower_that_fails_makes_healthz_fail(tmp_path: Path) -> None:
+    async def broken() -> None:
+        raise RuntimeError("the keys topic is away")
+
+    served = Served(
+        View(tmp_path / "view.sqlite"),
+        Ready(),
+        Keyring(),
+        lambda: REGISTRY,
+        lambda: NOW,
+        CollectorRegistry(),
+    )
+    with TestClient(create_app(served, [broken]), raise_server_exceptions=False) as client:
+        health = client.get("/healthz")
+    assert health.status_code == 503
+    assert "the keys topic is away" in health.json()["status"]

@@ -485,3 +485,28 @@ def test_a_case_past_its_deadline_is_overdue_before_the_worker_says_so(
 def test_inbox_pages_are_not_in_the_openapi_document(client: TestClient) -> None:
     paths: dict[str, Any] = client.get("/openapi.json").json()["paths"]
     assert not [path for path in paths if path.startswith("/inbox")]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://elsewhere.example"}],
+)
+def test_a_form_posted_from_another_site_neither_signs_in_nor_out(
+    client: TestClient, keyring: Keyring, headers: dict[str, str]
+) -> None:
+    key = add_key(keyring, "kejati-jateng")
+    posted = client.post(
+        "/inbox/sign-in", data={"key": key}, headers=headers, follow_redirects=False
+    )
+    assert posted.status_code == 403
+    assert "set-cookie" not in posted.headers
+    sign_in(client, key)
+    out = client.post("/inbox/sign-out", headers=headers, follow_redirects=False)
+    assert (out.status_code, "set-cookie" in out.headers) == (403, False)
+    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/inbox/sign-out", headers=same, follow_redirects=False).status_code == 303
+
+
+def test_a_form_with_more_fields_than_the_inbox_asks_for_is_a_bad_key(client: TestClient) -> None:
+    posted = client.post("/inbox/sign-in", data={f"f{n}": "x" for n in range(6)})
+    assert posted.status_code == 401

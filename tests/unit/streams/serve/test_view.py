@@ -251,3 +251,49 @@ def test_a_view_of_an_older_layout_is_built_again_from_the_start(tmp_path: Path)
     apply(view, case_record(0))
     assert view.count() == 1
     assert View(path).positions() == {("cases", 0): 1}
+
+
+def test_a_revision_read_after_the_withdrawal_does_not_bring_the_text_back(
+    tmp_path: Path,
+) -> None:
+    view = View(tmp_path / "view.sqlite")
+    complaint = {"complaint_id": "10", "agency_id": "kejati-jateng", "tweet_id": "10"}
+    request = forget_request("post", "10", "citizen request", datetime.now(UTC))
+    notice = withdrawal(complaint, request, "2026-06-04T00:00:00.000Z")
+    apply(
+        view,
+        case_record(0),
+        complaint_record(1, "10", "jalan rusak"),
+        Record("complaints.kejati-jateng", 1, 2, b"10", orjson.dumps(notice), T0),
+    )
+    # Across batches, and within one: a later revision routed before the worker forgot it.
+    apply(view, complaint_record(3, "10", "jalan rusak, revisi", revision=1))
+    apply(
+        view,
+        Record(
+            "complaints.kejati-jateng",
+            1,
+            4,
+            b"11",
+            orjson.dumps(notice | {"complaint_id": "11", "tweet_id": "11"}),
+            T0,
+        ),
+        complaint_record(5, "11", "lampu mati", revision=2),
+        case_record(6, case_id="11"),
+    )
+    for key in ("kejati-jateng:10", "kejati-jateng:11"):
+        row = view.case(key)
+        assert row is not None and (row.text, row.url) == (None, None)
+        (request_json,) = view.requests(CaseFilter(keys=(key,)))
+        assert b"jalan rusak" not in request_json[1] and b"lampu mati" not in request_json[1]
+
+
+def test_clear_empties_the_view_and_its_offsets_and_deleted_texts_are_overwritten(
+    tmp_path: Path,
+) -> None:
+    view = View(tmp_path / "view.sqlite")
+    apply(view, case_record(0), complaint_record(1, "10", "jalan rusak"))
+    with closing(view.writer()) as db:
+        assert db.execute("PRAGMA secure_delete").fetchone() == (1,)
+        view.clear(db)
+    assert (view.count(), view.positions(), view.case("kejati-jateng:10")) == (0, {}, None)
