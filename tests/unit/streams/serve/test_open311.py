@@ -164,34 +164,28 @@ def test_the_notes_of_an_overdue_case_say_since_when() -> None:
     )
 
 
-def test_the_notes_of_a_case_answered_on_time_say_when() -> None:
-    answered = request_of(
-        status="answered",
-        answers=1,
-        first_answer_at="2026-06-03T03:15:00.000Z",
-        first_answer_tweet_id="11",
-        working_days_to_answer=1,
-        answered_on_time=True,
-    )
-    assert answered["status_notes"] == (
-        "Answered by the agency on X on Wednesday 3 June 2026 at 10:15 WIB, 1 working day after "
-        "the complaint: on time (the deadline was the end of Tuesday 9 June 2026, WIB)."
-    )
-
-
-def test_the_notes_of_a_case_answered_late_say_so() -> None:
-    answered = request_of(
-        status="answered",
-        answers=2,
-        first_answer_at="2026-06-11T01:00:00.000Z",
-        first_answer_tweet_id="11",
-        working_days_to_answer=7,
-        answered_on_time=False,
-    )
-    assert answered["status_notes"] == (
-        "Answered by the agency on X on Thursday 11 June 2026 at 08:00 WIB, 7 working days "
-        "after the complaint: late (the deadline was the end of Tuesday 9 June 2026, WIB)."
-    )
+@pytest.mark.parametrize(
+    ("answer", "notes"),
+    [
+        (
+            {"answers": 1, "first_answer_at": "2026-06-03T03:15:00.000Z"}
+            | {"working_days_to_answer": 1, "answered_on_time": True},
+            "Answered by the agency on X on Wednesday 3 June 2026 at 10:15 WIB, 1 working day "
+            "after the complaint: on time (the deadline was the end of Tuesday 9 June 2026, WIB).",
+        ),
+        (
+            {"answers": 2, "first_answer_at": "2026-06-11T01:00:00.000Z"}
+            | {"working_days_to_answer": 7, "answered_on_time": False},
+            "Answered by the agency on X on Thursday 11 June 2026 at 08:00 WIB, 7 working days "
+            "after the complaint: late (the deadline was the end of Tuesday 9 June 2026, WIB).",
+        ),
+    ],
+)
+def test_the_notes_of_an_answered_case_say_when_and_whether_on_time(
+    answer: dict[str, Any], notes: str
+) -> None:
+    answered = request_of(status="answered", first_answer_tweet_id="11", **answer)
+    assert answered["status_notes"] == notes
 
 
 def test_the_notes_of_an_answer_without_a_verdict_give_only_its_time() -> None:

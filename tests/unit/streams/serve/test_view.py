@@ -38,6 +38,20 @@ def complaint_record(
     return Record(f"complaints.{agency}", 1, offset, complaint_id.encode(), orjson.dumps(event), T0)
 
 
+def withdrawal_record(offset: int, complaint_id: str) -> Record:
+    """The withdrawal of a forgotten complaint of kejati-jateng, as the sweep writes it."""
+    complaint = {
+        "complaint_id": complaint_id,
+        "agency_id": "kejati-jateng",
+        "tweet_id": complaint_id,
+    }
+    request = forget_request("post", complaint_id, "citizen request", datetime.now(UTC))
+    notice = withdrawal(complaint, request, "2026-06-04T00:00:00.000Z")
+    return Record(
+        "complaints.kejati-jateng", 1, offset, complaint_id.encode(), orjson.dumps(notice), T0
+    )
+
+
 def apply(view: View, *records: Record) -> None:
     with closing(view.writer()) as db:
         view.apply(db, records)
@@ -66,15 +80,12 @@ def test_a_withdrawn_complaint_leaves_its_case_without_text_and_a_tombstone_ends
     tmp_path: Path,
 ) -> None:
     view = View(tmp_path / "view.sqlite")
-    complaint = {"complaint_id": "10", "agency_id": "kejati-jateng", "tweet_id": "10"}
-    request = forget_request("post", "10", "citizen request", datetime.now(UTC))
-    notice = withdrawal(complaint, request, "2026-06-04T00:00:00.000Z")
     apply(
         view,
         complaint_record(0, "10", "jalan rusak"),
         case_record(1),
         case_record(2, case_id="11"),
-        Record("complaints.kejati-jateng", 1, 3, b"10", orjson.dumps(notice), T0),
+        withdrawal_record(3, "10"),
         Record("cases", 0, 4, b"kejati-jateng:11", None, T0),
     )
     row = view.case("kejati-jateng:10")
@@ -150,16 +161,7 @@ def test_a_request_gets_its_complaints_text_in_whichever_order_they_come_and_los
     tmp_path: Path,
 ) -> None:
     view = View(tmp_path / "view.sqlite")
-    complaint = {"complaint_id": "10", "agency_id": "kejati-jateng", "tweet_id": "10"}
-    request = forget_request("post", "10", "citizen request", datetime.now(UTC))
-    notice = Record(
-        "complaints.kejati-jateng",
-        1,
-        9,
-        b"10",
-        orjson.dumps(withdrawal(complaint, request, "2026-06-04T00:00:00.000Z")),
-        T0,
-    )
+    notice = withdrawal_record(9, "10")
     apply(view, case_record(0))
     assert [(r["description"], r["media_url"]) for r in served(view)] == [(None, None)]
     apply(view, complaint_record(0, "10", "jalan rusak"))  # after its case, in a later batch
@@ -257,27 +259,14 @@ def test_a_revision_read_after_the_withdrawal_does_not_bring_the_text_back(
     tmp_path: Path,
 ) -> None:
     view = View(tmp_path / "view.sqlite")
-    complaint = {"complaint_id": "10", "agency_id": "kejati-jateng", "tweet_id": "10"}
-    request = forget_request("post", "10", "citizen request", datetime.now(UTC))
-    notice = withdrawal(complaint, request, "2026-06-04T00:00:00.000Z")
     apply(
-        view,
-        case_record(0),
-        complaint_record(1, "10", "jalan rusak"),
-        Record("complaints.kejati-jateng", 1, 2, b"10", orjson.dumps(notice), T0),
+        view, case_record(0), complaint_record(1, "10", "jalan rusak"), withdrawal_record(2, "10")
     )
     # Across batches, and within one: a later revision routed before the worker forgot it.
     apply(view, complaint_record(3, "10", "jalan rusak, revisi", revision=1))
     apply(
         view,
-        Record(
-            "complaints.kejati-jateng",
-            1,
-            4,
-            b"11",
-            orjson.dumps(notice | {"complaint_id": "11", "tweet_id": "11"}),
-            T0,
-        ),
+        withdrawal_record(4, "11"),
         complaint_record(5, "11", "lampu mati", revision=2),
         case_record(6, case_id="11"),
     )
