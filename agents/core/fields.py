@@ -1,107 +1,103 @@
-"""Readers of the fields of a post, shared by the X API v2 and v1.1 parsers: each returns the
-field with its type checked, or raises `PostError` naming the post, the field and the fault."""
+"""Checks of what the types of `agents.core.shapes` cannot say, shared by the X API v2 and v1.1
+parsers: each returns the value, or raises `PostError` naming the fault and the field's path."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol
 
 from schemas.events import Author
 
 _V1_TIME = "%a %b %d %H:%M:%S %z %Y"
-STR_OR_NONE = frozenset({str, type(None)})
-BOOL_OR_NONE = frozenset({bool, type(None)})
+_STR_OR_NONE = frozenset({str, type(None)})
+_BOOL_OR_NONE = frozenset({bool, type(None)})
 
 
 class PostError(ValueError):
     """A post breaks a rule; raised by the readers, callers of `parse_line` get a `Malformed`."""
 
+    def __init__(self, fault: str, path: str | None = None) -> None:
+        super().__init__(fault if path is None else f"{fault} - at `{path}`")
 
-def read_author(user: dict[str, Any], user_id: Any, handle_key: str, where: str) -> Author:
-    """The author record from a v2 (`username`) or v1.1 (`screen_name`) user object."""
-    get = user.get
-    username = get(handle_key)
-    name = get("name")
-    verified = get("verified")
-    verified_type = get("verified_type")
+
+class UserObject(Protocol):
+    """A v2 or v1.1 user object, its fields not yet checked."""
+
+    @property
+    def name(self) -> object: ...
+    @property
+    def verified(self) -> object: ...
+    @property
+    def verified_type(self) -> object: ...
+
+
+def read_author(
+    user: UserObject, user_id: object, handle: object, handle_key: str, *, where: str, of: str
+) -> Author:
+    """The author record from a v2 (`username`) or v1.1 (`screen_name`) user object at path
+    `where`; `of` names the post in errors."""
+    name = user.name
+    verified = user.verified
+    verified_type = user.verified_type
     if not (
         type(user_id) is str
         and user_id.isdigit()
         and user_id.isascii()
-        and type(username) is str
-        and username.replace("_", "").isalnum()
-        and username.isascii()
+        and type(handle) is str
+        and handle.replace("_", "").isalnum()
+        and handle.isascii()
         and type(name) is str
-        and type(verified) in BOOL_OR_NONE
-        and type(verified_type) in STR_OR_NONE
+        and type(verified) in _BOOL_OR_NONE
+        and type(verified_type) in _STR_OR_NONE
     ):
         raise PostError(
-            f"{where}: author must have a numeric string id, a {handle_key} of letters, digits "
-            "and '_', a string name, verified true or false, and verified_type a string"
+            f"the author {of}must have a numeric string id, a {handle_key} of letters, digits "
+            "and '_', a string name, verified true or false, and verified_type a string",
+            where,
         )
     return {
         "id": user_id,
-        "username": username,
+        "username": handle,
         "name": name,
         "verified": verified is True,
-        "verified_type": verified_type,
+        "verified_type": verified_type,  # type: ignore[typeddict-item]  # checked just above
     }
 
 
-def read_edit_chain(chain: Any, tweet_id: str, where: str) -> tuple[str, int]:
+def read_edit_chain(chain: list[str] | None, tweet_id: str, where: str) -> tuple[str, int]:
     """(complaint id, revision): X lists an edited post's ids oldest first, itself included."""
     if chain is None:
         return tweet_id, 0
-    if type(chain) is not list or not chain or not all(is_post_id(i) for i in chain):
-        raise PostError(f"{where}: the edit history must be a non-empty list of post ids")
+    if not chain or not all(is_post_id(i) for i in chain):
+        raise PostError("the edit history must be a non-empty list of post ids", where)
     try:
         return chain[0], chain.index(tweet_id)
     except ValueError:
-        raise PostError(f"{where}: the edit history does not contain post {tweet_id}") from None
+        raise PostError(f"the edit history does not contain post {tweet_id}", where) from None
 
 
-def is_post_id(value: Any) -> bool:
+def is_post_id(value: object) -> bool:
     """X ids are decimal strings; they end up in keys and URLs."""
     return type(value) is str and value.isdigit() and value.isascii()
 
 
-def read_post_id(value: Any, where: str) -> str:
+def read_post_id(value: object, where: str) -> str:
     if not is_post_id(value):
-        raise PostError(f"{where}: post id must be a string of digits, got {value!r:.40}")
+        raise PostError(f"post id must be a string of digits, got {value!r:.40}", where)
     return str(value)
 
 
-def read_v1_id(obj: dict[str, Any], field: str, where: str) -> str | None:
-    """`<field>_str` when present: the number loses precision in JavaScript clients."""
-    value = obj.get(field + "_str")
+def read_v1_id(as_string: object, as_number: object, where: str) -> str | None:
+    """A v1.1 id: `<field>_str` when present, as the number loses precision in JavaScript
+    clients; else the number, in old archives."""
+    value = as_string
     if value is None:
-        value = obj.get(field)
+        value = as_number
         if type(value) is int and value >= 0:
             return str(value)
     if value is None or type(value) is str:
         return value
-    raise PostError(f"{where}: {field} must be a string id, got {kind(value)}")
-
-
-def opt_str(obj: dict[str, Any], field: str, where: str) -> str | None:
-    value = obj.get(field)
-    if value is None or type(value) is str:
-        return value
-    raise PostError(f"{where}: {field} must be a string, got {kind(value)}")
-
-
-def opt_dict(obj: dict[str, Any], field: str, where: str) -> dict[str, Any] | None:
-    value = obj.get(field)
-    if value is None or type(value) is dict:
-        return value
-    raise PostError(f"{where}: {field} must be an object, got {kind(value)}")
-
-
-def opt_list(obj: dict[str, Any], field: str, where: str) -> list[Any] | None:
-    value = obj.get(field)
-    if value is None or type(value) is list:
-        return value
-    raise PostError(f"{where}: {field} must be a list, got {kind(value)}")
+    raise PostError(f"id must be a string id, got {json_kind(value)}", where)
 
 
 def iso_utc(value: str, where: str) -> str:
@@ -112,9 +108,9 @@ def iso_utc(value: str, where: str) -> str:
         try:
             parsed = datetime.strptime(value, _V1_TIME)
         except ValueError:
-            raise PostError(f"{where}: created_at {value!r:.40} is not a date-time") from None
+            raise PostError(f"created_at {value!r:.40} is not a date-time", where) from None
     if parsed.tzinfo is None:
-        raise PostError(f"{where}: created_at {value!r:.40} has no time zone")
+        raise PostError(f"created_at {value!r:.40} has no time zone", where)
     if (
         len(value) == 24
         and value[7] == "-"
@@ -126,20 +122,19 @@ def iso_utc(value: str, where: str) -> str:
     try:
         utc = parsed.astimezone(UTC)
     except OverflowError:
-        raise PostError(f"{where}: created_at {value!r:.40} is out of range") from None
+        raise PostError(f"created_at {value!r:.40} is out of range", where) from None
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def text_error(text: Any, where: str) -> str:
-    return (
-        f"{where} has no text"
-        if text is None
-        else f"{where}: text must be a string, not {kind(text)}"
+def json_kind(value: object) -> str:
+    """The JSON name of a decoded value's type, as in the decoder's own errors."""
+    if value is None:
+        return "null"
+    if type(value) is bool:
+        return "bool"
+    return {str: "str", int: "int", float: "float", list: "array", dict: "object"}.get(
+        type(value), type(value).__name__
     )
-
-
-def kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def raw_text(raw: bytes) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import msgspec
 import orjson
 
-from agents.core.fields import PostError
-from agents.core.parse import v2_users
+from agents.core.shapes import Includes
 
 
 def split_line(raw: bytes) -> list[tuple[bytes, bytes]]:
@@ -35,11 +35,12 @@ def split_line(raw: bytes) -> list[tuple[bytes, bytes]]:
     if type(data) is dict:
         return [(_key(data.get("conversation_id"), data.get("id"), raw), raw)]
     if type(data) is list:
+        includes = document.get("includes")
         try:
-            users = v2_users(document.get("includes"))
-        except PostError:
+            msgspec.convert(includes, Includes | None)
+        except msgspec.ValidationError:
             return [(_unread(raw), raw)]  # a broken `includes` spoils the page, as in the router
-        return [_page_post(post, users) for post in data]
+        return [_page_post(post, _users(includes)) for post in data]
     return [(_key(None, document.get("id_str") or document.get("id"), raw), raw)]
 
 
@@ -52,6 +53,14 @@ def thread_of(key: bytes) -> bytes:
 def is_post_key(key: bytes | None) -> bool:
     """Whether `key` names one post alone, so that a tombstone with it erases only that post."""
     return key is not None and b"/" in key
+
+
+def _users(includes: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The page's user objects by id; the router skips entries without a string id too."""
+    users = [] if includes is None else includes.get("users") or []
+    return {
+        user["id"]: user for user in users if type(user) is dict and type(user.get("id")) is str
+    }
 
 
 def _page_post(post: Any, users: dict[str, dict[str, Any]]) -> tuple[bytes, bytes]:

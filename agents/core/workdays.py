@@ -9,7 +9,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import holidays
 import yaml
 
 from agents.core.errors import CalendarError
@@ -40,6 +39,9 @@ _Loader.yaml_implicit_resolvers = {
 @cache
 def _library_days_off(year: int) -> frozenset[date]:
     """The holiday library's public holidays and joint leave days of `year`."""
+    # Imported on first use: routing without cases never counts working days.
+    import holidays  # noqa: PLC0415
+
     return frozenset(holidays.country_holidays("ID", years=year, categories=_CATEGORIES))
 
 

@@ -52,15 +52,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli.progress import PostsProgress
     from streams.history.diff import format_diff
     from streams.history.replay import check_prefix
-    from streams.history.replay_run import replay_registry, run_replay
+    from streams.history.replay_run import run_replay
     from streams.history.window import Window
 
     prefix = None if args.to_topics is None else check_prefix(args.to_topics)
-    registry = replay_registry(settings, args.agencies)
     output = None if args.output is None else partial(open_stream, args.output, "wb", "output")
     done = run_replay(
         settings,
-        registry,
+        args.agencies,
         policy(args, settings),
         Window(args.since, args.until),
         prefix=prefix,
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     events = done.outcome.events
     print(
         f"replayed {done.outcome.read} of {done.total} posts of {RAW_TOPIC} -> "
-        f"{sum(events.values())} events (registry {registry.version})",
+        f"{sum(events.values())} events (registry {done.registry.version})",
         file=sys.stderr,
     )
     for topic, count in sorted(events.items()):

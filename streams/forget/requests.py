@@ -5,9 +5,10 @@ the sweep), and followed by the running worker."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -44,12 +45,18 @@ def read_requests(settings: Settings) -> tuple[dict[str, ForgetRequest], int]:
     """Every recorded request by key, and the offset to follow the topic from. A record that is
     not a request is logged and skipped: it cannot name anything to forget."""
     records, ends = read_to_end(settings, FORGET_TOPIC)
+    return requests_of(records), ends.get(0, 0)
+
+
+def requests_of(records: Iterable[Any]) -> dict[str, ForgetRequest]:
+    """The requests of the topic's `records` by key, the first of each key kept; a record that
+    is not a request is logged and skipped."""
     requests: dict[str, ForgetRequest] = {}
     for item in records:
         request = _parse(item.value, item.offset)
         if request is not None:
             requests.setdefault(request_key(request), request)
-    return requests, ends.get(0, 0)
+    return requests
 
 
 def forgotten(settings: Settings) -> Forgotten:

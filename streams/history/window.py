@@ -1,32 +1,30 @@
 """Reading a time window of topics, for replays, diffs and reports.
 
 Partitions are assigned, never subscribed, and no consumer group is used: the live worker and
-its committed offsets are untouched. Offsets are found by time with kafka-python; the records
-are read with aiokafka, whose C record decoder reads them faster than kafka-python does
+its committed offsets are untouched. Offsets are found by time and the records read with
+aiokafka, whose C record decoder reads them faster than kafka-python does
 (docs/decisions/0028-replay-without-a-consumer-group.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as AioPartition
-from kafka import TopicPartition
 
 from agents.core.errors import ConfigError
 from streams.errors import BrokerError
-from streams.kafka.admin import offsets_at
-from streams.kafka.connection import (
-    aiokafka_consumer,
-    hidden_hint,
-    kafka_consumer,
-    kafka_errors,
-)
+from streams.kafka.admin import partitions_of
+from streams.kafka.connection import aiokafka_consumer, hidden_hint, kafka_errors, started_consumer
 from streams.settings import Settings
+
+HISTORY_CLIENT = "aduan-history"
+"""The client id of every history read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,30 +79,42 @@ class Chunk:
 
 def find_spans(settings: Settings, topics: Sequence[str], window: Window) -> list[Span]:
     """Each partition's offsets of `window`, by Kafka's time index (offsets_for_times)."""
-    consumer = kafka_consumer(settings, "aduan-history", enable_auto_commit=False)
-    with closing(consumer), kafka_errors(f"finding the offsets of {', '.join(topics)}"):
-        partitions: list[TopicPartition] = []
+
+    async def find() -> list[Span]:
+        async with started_consumer(
+            settings, HISTORY_CLIENT, enable_auto_commit=False, group_id=None
+        ) as consumer:
+            return await spans_of(consumer, settings, topics, window)
+
+    return asyncio.run(find())
+
+
+async def spans_of(
+    consumer: AIOKafkaConsumer, settings: Settings, topics: Sequence[str], window: Window
+) -> list[Span]:
+    """`find_spans` with a started consumer, which it assigns."""
+    with kafka_errors(f"finding the offsets of {', '.join(topics)}"):
+        found = await partitions_of(consumer, topics)
         for topic in topics:
-            found = consumer.partitions_for_topic(topic)
-            if not found:
+            if not found.get(topic):
                 raise BrokerError(
                     f"there is no topic {topic} on {','.join(settings.bootstrap_servers)}"
                     f"{hidden_hint(settings)}; aduan topics create makes the pipeline's topics"
                 )
-            partitions += [TopicPartition(topic, partition) for partition in sorted(found)]
-        ends = consumer.end_offsets(partitions)
-        starts = _offsets_at(consumer, partitions, window.since_ms, ends)
+        partitions = [AioPartition(topic, p) for topic in topics for p in found[topic]]
+        ends = await consumer.end_offsets(partitions)
+        starts = await _offsets_at(consumer, partitions, window.since_ms, ends)
         until = window.until_ms
-        stops = ends if until is None else _offsets_at(consumer, partitions, until, ends)
+        stops = ends if until is None else await _offsets_at(consumer, partitions, until, ends)
     return [Span(tp.topic, tp.partition, starts[tp], stops[tp]) for tp in partitions]
 
 
-def _offsets_at(
-    consumer: Any, partitions: list[TopicPartition], stamp: int, ends: dict[Any, int]
+async def _offsets_at(
+    consumer: AIOKafkaConsumer, partitions: list[Any], stamp: int, ends: dict[Any, int]
 ) -> dict[Any, int]:
     """The first offset at or after `stamp` in each partition; the end when there is none."""
-    found = offsets_at(consumer, partitions, stamp)
-    return {tp: ends[tp] if (at := found[tp]) is None else at for tp in partitions}
+    found = await consumer.offsets_for_times(dict.fromkeys(partitions, stamp))
+    return {tp: ends[tp] if (at := found.get(tp)) is None else at.offset for tp in partitions}
 
 
 async def read_spans(
@@ -116,7 +126,7 @@ async def read_spans(
         return
     consumer = aiokafka_consumer(
         settings,
-        "aduan-history",
+        HISTORY_CLIENT,
         enable_auto_commit=False,
         group_id=None,
         max_partition_fetch_bytes=4 * 1024 * 1024,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as AIOTopicPartition
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
@@ -141,6 +142,42 @@ def read_to_end(settings: Settings, topic: str) -> tuple[list[Any], dict[int, in
             for batch in consumer.poll(timeout_ms=1000).values():
                 records += batch
         return records, {tp.partition: end for tp, end in ends.items()}
+
+
+async def partitions_of(
+    consumer: AIOKafkaConsumer, topics: Collection[str]
+) -> dict[str, list[int]]:
+    """The partitions of each of `topics` that exists, for a started aiokafka consumer; a topic
+    that is missing, or hidden from a user who may not read it, is left out."""
+    listed = await consumer.topics()
+    probes = [AIOTopicPartition(topic, 0) for topic in topics if topic in listed]
+    # aiokafka fetches the metadata of assigned topics only, and `end_offsets` waits for that
+    # fetch (asking for an unknown partition instead sleeps a retry backoff per topic). Every
+    # topic has a partition 0; paused, the probes fetch no records.
+    consumer.assign(probes)
+    consumer.pause(*probes)
+    await consumer.end_offsets(probes)
+    return {tp.topic: sorted(consumer.partitions_for_topic(tp.topic) or ()) for tp in probes}
+
+
+async def records_to_end(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[Any]:
+    """Every record of `topics` up to their current ends, read by a started aiokafka consumer
+    that it assigns; none of a topic that is missing or hidden, as `read_to_end`. Call it last:
+    once a partition is read to its end, the consumer's next fetch of it waits on the broker and
+    holds up every request sent after it on the connection."""
+    records: list[Any] = []
+    with kafka_errors(f"reading {' and '.join(topics)}"):
+        found = await partitions_of(consumer, topics)
+        partitions = [AIOTopicPartition(topic, p) for topic in topics for p in found.get(topic, ())]
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, starts[tp])
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                records += batch
+    return records
 
 
 async def follow_partition(

@@ -6,8 +6,8 @@ here too (`kafka_errors`), raised from the client's own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +147,24 @@ def kafka_admin(settings: Settings) -> KafkaAdminClient:
 def aiokafka_consumer(settings: Settings, client_id: str, **options: Any) -> AIOKafkaConsumer:
     """An aiokafka consumer, not started: it reaches the cluster in `start()`."""
     return AIOKafkaConsumer(**Connection.of(settings).client_options(client_id), **options)
+
+
+@asynccontextmanager
+async def started_consumer(
+    settings: Settings, client_id: str, **options: Any
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """An aiokafka consumer, started (or a `BrokerError` that says how to reach the cluster) and
+    stopped when the block ends."""
+    connection = Connection.of(settings)
+    consumer = AIOKafkaConsumer(**connection.client_options(client_id), **options)
+    try:
+        try:
+            await consumer.start()
+        except aiokafka.errors.KafkaConnectionError as exc:
+            raise unreachable(connection, exc) from exc
+        yield consumer
+    finally:
+        await consumer.stop()
 
 
 @contextmanager

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import kafka
 
@@ -50,10 +51,15 @@ def latest_published(settings: Settings) -> tuple[Registry | None, int]:
     """The newest valid registry on the topic (None if there is none) and the offset to follow
     from."""
     records, ends = read_to_end(settings, REGISTRY_TOPIC)
+    return newest_valid(records), ends.get(0, 0)
+
+
+def newest_valid(records: Iterable[Any]) -> Registry | None:
+    """The newest valid registry of the topic's `records`, read in order; None if none is."""
     registry = None
     for record in records:
         registry = _parse(record.value, record.offset) or registry
-    return registry, ends.get(0, 0)
+    return registry
 
 
 async def follow(

@@ -1,5 +1,5 @@
-"""`agents.core.fields`: each reader returns its field with the type checked, or a `PostError`
-that names the post and the fault."""
+"""`agents.core.fields`: each check returns its value, or a `PostError` that names the fault and
+the field's path."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from agents.core.fields import PostError, iso_utc, read_edit_chain, read_post_id
     ],
 )
 def test_times_come_out_in_x_api_v2_form(given: str, expected: str) -> None:
-    assert iso_utc(given, "post 1") == expected
+    assert iso_utc(given, "$.data.created_at") == expected
 
 
 @pytest.mark.parametrize(
@@ -27,9 +27,9 @@ def test_times_come_out_in_x_api_v2_form(given: str, expected: str) -> None:
         ("2022-10-07T22:42:12", "has no time zone"),
     ],
 )
-def test_a_time_that_is_not_one_names_the_post(given: str, fault: str) -> None:
-    with pytest.raises(PostError, match=f"^post 1: created_at .* {fault}"):
-        iso_utc(given, "post 1")
+def test_a_time_that_is_not_one_names_the_field(given: str, fault: str) -> None:
+    with pytest.raises(PostError, match=f"^created_at .* {fault} - at `\\$.data.created_at`$"):
+        iso_utc(given, "$.data.created_at")
 
 
 def test_the_edit_chain_gives_the_first_id_and_the_revision() -> None:
@@ -45,7 +45,8 @@ def test_ids_are_decimal_strings_and_v1_numbers_become_strings() -> None:
     assert read_post_id("123", "post") == "123"
     with pytest.raises(PostError, match="string of digits"):
         read_post_id("\uff11\uff12", "post")  # full-width digits: str.isdigit says yes
-    assert read_v1_id({"id": 5, "id_str": "5"}, "id", "tweet") == "5"
-    assert read_v1_id({"id": 5}, "id", "tweet") == "5"
-    with pytest.raises(PostError, match="id must be a string id, got float"):
-        read_v1_id({"id": 5.0}, "id", "tweet")
+    assert read_v1_id("5", 5, "$.id") == "5"
+    assert read_v1_id(None, 5, "$.id") == "5"
+    assert read_v1_id("7", [], "$.id") == "7"  # the number is not read when the string is there
+    with pytest.raises(PostError, match=r"id must be a string id, got float - at `\$\.id`"):
+        read_v1_id(None, 5.0, "$.id")

@@ -215,7 +215,7 @@ def test_edit_chain_without_the_post_is_malformed() -> None:
 def test_edit_chain_of_wrong_shape_is_malformed(chain: object) -> None:
     post = make_post(id="1790000000000000300")
     post["edit_history_tweet_ids"] = chain
-    assert "edit history" in only_malformed(stream_line(post)).error
+    assert "- at `$.data.edit_history_tweet_ids" in only_malformed(stream_line(post)).error
 
 
 def test_post_without_edit_history_is_its_own_complaint() -> None:
@@ -237,9 +237,10 @@ def test_page_with_a_bad_post_judges_each_post_on_its_own() -> None:
     assert [type(item) for item in items] == [Post, Malformed, Malformed, Post]
     assert isinstance(items[0], Post) and items[0].tweet_id == "1790000000000000501"
     assert isinstance(items[3], Post) and items[3].tweet_id == "1790000000000000503"
-    assert isinstance(items[1], Malformed) and items[1].error.startswith("data[1]")
-    assert "1790000000000000502" in items[1].error
-    assert isinstance(items[2], Malformed) and items[2].error.startswith("data[2]")
+    assert isinstance(items[1], Malformed)
+    assert items[1].error == "post 1790000000000000502 has no text - at `$.data[1].text`"
+    assert isinstance(items[2], Malformed)
+    assert items[2].error == "Expected `object`, got `str` - at `$.data[2]`"
 
 
 def test_empty_page_yields_nothing() -> None:
@@ -256,7 +257,9 @@ def test_meta_without_a_zero_result_count_is_not_an_empty_page(count: bytes) -> 
 
 def test_page_with_broken_includes_is_one_malformed() -> None:
     raw = orjson.dumps({"data": [make_post(), make_post()], "includes": {"users": {"id": "5"}}})
-    assert "includes.users must be a list" in only_malformed(raw).error
+    assert (
+        only_malformed(raw).error == "Expected `array | null`, got `object` - at `$.includes.users`"
+    )
 
 
 def test_a_user_entry_without_id_is_nobodys_author_and_sinks_no_post() -> None:
@@ -389,10 +392,13 @@ def test_v1_tweet_without_user_has_unknown_author() -> None:
     ("raw", "error"),
     [
         (b"this is not json", "not valid JSON"),
-        (b'{"data": {"id": "1", "text": "abc\xff\xfe"}}', "not valid JSON"),
+        (b'{"data": {"id": "1", "text": "abc\xff\xfe"}}', "not valid UTF-8: byte 33 is 0xff"),
+        (b'{"data": {"id": "1", "text": "\\ud800"}}', "not valid JSON: "),
         (b'{"data": ', "not valid JSON"),
-        (b"[1, 2]", "expected a JSON object, got list"),
+        (b"[1, 2]", "expected a JSON object, got array"),
         (b'"a string"', "expected a JSON object, got str"),
+        (b"", "empty: no JSON value"),
+        (b" \r\n", "empty: no JSON value"),
         (b"null", "expected a JSON object, got null"),
         (b"42", "expected a JSON object, got int"),
         (b'{"hello": "world"}', "no recognisable shape"),
@@ -413,40 +419,62 @@ def test_malformed_keeps_invalid_utf8_visible_in_raw() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
-        ("id", None, "post id must be a string of digits"),
-        ("id", 1790000000000000000, "post id must be a string of digits"),
-        ("id", "abc", "post id must be a string of digits"),
-        ("id", "", "post id must be a string of digits"),
-        ("id", "١٢٣", "post id must be a string of digits"),  # Arabic-Indic digits
-        ("text", None, "has no text"),
-        ("text", 5, "text must be a string, not int"),
-        ("author_id", 5, "author_id must be a string"),
-        ("lang", ["in"], "lang must be a string"),
-        ("conversation_id", 1, "conversation_id must be a string"),
-        ("in_reply_to_user_id", True, "in_reply_to_user_id must be a string"),
-        ("entities", [], "entities must be an object"),
-        ("referenced_tweets", {}, "referenced_tweets must be a list"),
-        ("referenced_tweets", ["retweeted"], "referenced_tweets must hold objects"),
-        ("note_tweet", "long", "note_tweet must be an object"),
-        ("created_at", 1714532645, "created_at must be a string"),
+        ("id", None, "post id must be a string of digits, got None"),
+        ("id", 1790000000000000000, "Expected `str | null`, got `int`"),
+        ("id", "abc", "post id must be a string of digits, got 'abc'"),
+        ("id", "", "post id must be a string of digits, got ''"),
+        ("id", "١٢٣", "post id must be a string of digits, got '١٢٣'"),  # Arabic-Indic digits
+        ("text", None, "post 1790000000000000001 has no text"),
+        ("text", 5, "post 1790000000000000001: text must be a string, got int"),
+        ("author_id", 5, "Expected `str | null`, got `int`"),
+        ("lang", ["in"], "Expected `str | null`, got `array`"),
+        ("conversation_id", 1, "Expected `str | null`, got `int`"),
+        ("in_reply_to_user_id", True, "Expected `str | null`, got `bool`"),
+        ("entities", [], "Expected `object | null`, got `array`"),
+        ("referenced_tweets", {}, "Expected `array | null`, got `object`"),
+        ("note_tweet", "long", "Expected `object | null`, got `str`"),
+        ("created_at", 1714532645, "Expected `str | null`, got `int`"),
     ],
 )
 def test_v2_post_with_wrong_field_is_malformed(field: str, value: object, error: str) -> None:
-    post = make_post()
+    post = make_post(id="1790000000000000001")
     if value is None:
         del post[field]
     else:
         post[field] = value
     bad = only_malformed(stream_line(post))
-    assert error in bad.error
-    assert bad.error.startswith("data")
+    assert bad.error == f"{error} - at `$.data.{field}`"
+
+
+def test_a_nested_field_is_named_by_its_whole_path() -> None:
+    post = make_post()
+    post["entities"] = {"mentions": [{"username": "a"}, {"username": "b"}, {"id": 5}]}
+    bad = only_malformed(stream_line(post))
+    assert bad.error == "Expected `str | null`, got `int` - at `$.data.entities.mentions[2].id`"
+
+
+def test_a_bad_author_names_its_entry_and_its_post() -> None:
+    raw = page_line([make_post(id="1790000000000000601")], [{**make_user(), "name": 7}])
+    bad = only_malformed(raw)
+    assert bad.error.startswith("the author of `$.data[0]` must have a numeric string id")
+    assert bad.error.endswith("- at `$.includes.users[0]`")
+
+
+def test_a_reference_that_is_not_an_object_is_named_by_its_index() -> None:
+    post = make_post()
+    post["referenced_tweets"] = ["retweeted"]
+    bad = only_malformed(stream_line(post))
+    assert bad.error == "Expected `object`, got `str` - at `$.data.referenced_tweets[0]`"
 
 
 @pytest.mark.parametrize(
     ("mentions", "error"),
     [
-        ({"username": "x"}, r"mentions must be a list"),
-        (["KejatiJateng"], r"entities\.mentions\[0\] must be an object"),
+        ({"username": "x"}, r"got `object` - at `\$\.data\.entities\.mentions`$"),
+        (
+            ["KejatiJateng"],
+            r"Expected `object`, got `str` - at `\$\.data\.entities\.mentions\[0\]`",
+        ),
         ([{"username": 7, "id": "1"}], r"entities\.mentions\[0\].*username"),
         ([{"username": "x", "id": 1.5}], r"\bid\b"),
     ],
@@ -460,8 +488,8 @@ def test_v2_mentions_of_wrong_shape_are_malformed(mentions: object, error: str) 
 @pytest.mark.parametrize(
     ("user", "error"),
     [
-        ({"id": CITIZEN_ID, "username": "u"}, r"author must have .*name"),
-        ({"id": CITIZEN_ID, "username": 5, "name": "n"}, r"author must have .*username"),
+        ({"id": CITIZEN_ID, "username": "u"}, r"author .*must have .*name"),
+        ({"id": CITIZEN_ID, "username": 5, "name": "n"}, r"author .*must have .*username"),
         (
             {"id": CITIZEN_ID, "username": "u", "name": "n", "verified": "yes"},
             r"author.* verified .*true or false",
@@ -478,7 +506,10 @@ def test_v2_author_of_wrong_shape_is_malformed(user: dict[str, object], error: s
 
 @pytest.mark.parametrize(
     ("data", "error"),
-    [("1790000000000000000", "data must be a post or a list of posts, got str"), (None, "null")],
+    [
+        ("1790000000000000000", "Expected `object | array`, got `str` - at `$.data`"),
+        (None, "Expected `object | array`, got `null` - at `$.data`"),
+    ],
 )
 def test_v2_data_of_wrong_type_is_malformed(data: object, error: str) -> None:
     assert error in only_malformed(orjson.dumps({"data": data})).error
@@ -486,7 +517,7 @@ def test_v2_data_of_wrong_type_is_malformed(data: object, error: str) -> None:
 
 def test_v2_includes_of_wrong_type_is_malformed() -> None:
     raw = orjson.dumps({"data": make_post(), "includes": [make_user()]})
-    assert "includes must be an object" in only_malformed(raw).error
+    assert only_malformed(raw).error == "Expected `object | null`, got `array` - at `$.includes`"
 
 
 @pytest.mark.parametrize(
@@ -495,11 +526,14 @@ def test_v2_includes_of_wrong_type_is_malformed() -> None:
         (lambda t: t.pop("id_str") and t.pop("id"), "post id must be a string of digits"),
         (lambda t: t.update(id_str=870000000000000001), r"\bid must be a string"),
         (lambda t: t.pop("text"), r"has no text"),
-        (lambda t: t.update(user="warga"), "user must be an object"),
-        (lambda t: t.update(retweeted_status=True), "retweeted_status must be an object"),
-        (lambda t: t.update(extended_tweet=[]), "extended_tweet must be an object"),
+        (lambda t: t.update(user="warga"), r"got `str` - at `\$\.user`"),
+        (lambda t: t.update(retweeted_status=True), r"got `bool` - at `\$\.retweeted_status`"),
+        (lambda t: t.update(extended_tweet=[]), r"got `array` - at `\$\.extended_tweet`"),
         (lambda t: t["user"].pop("screen_name"), r"author must have .*screen_name"),
-        (lambda t: t.update(in_reply_to_user_id_str=5), "in_reply_to_user_id must be a string"),
+        (
+            lambda t: t.update(in_reply_to_user_id_str=5),
+            r"id must be a string id, got int - at `\$\.in_reply_to_user_id`",
+        ),
         (lambda t: t.update(created_at="Wed May 24 2017"), "is not a date-time"),
     ],
 )
@@ -526,7 +560,7 @@ def test_author_id_and_username_must_fit_ids_and_urls(
 ) -> None:
     post = make_post(**post_fields)  # type: ignore[arg-type]
     bad = only_malformed(stream_line(post, [{**make_user(), **user}]))
-    assert "author must have a numeric string id, a username of letters" in bad.error
+    assert "must have a numeric string id, a username of letters" in bad.error
 
 
 def test_edit_history_ids_must_be_post_ids() -> None:

@@ -577,7 +577,7 @@ def test_page_with_a_bad_post_routes_the_others(router: Router) -> None:
     _topic, key, letter = emits[1]
     assert key is None
     assert letter == {
-        "error": "data[1]: lang must be a string, got int",
+        "error": "Expected `str | null`, got `int` - at `$.data[1].lang`",
         "line": 12,
         "source": None,
         "raw": raw.decode(),
@@ -590,13 +590,19 @@ def test_page_with_a_bad_post_routes_the_others(router: Router) -> None:
     ("raw", "error"),
     [
         (b"not json at all", "not valid JSON"),
-        (b'{"data": {"id": "1", "text": "\xc3\x28"}}', "not valid JSON"),
-        (b"[]", "expected a JSON object, got list"),
+        (b'{"data": {"id": "1", "text": "\xc3\x28"}}', "not valid UTF-8: byte 30 is 0xc3"),
+        (b"[]", "expected a JSON object, got array"),
         (b'{"user": {}, "foo": 1}', "post id must be a string of digits"),
         (b'{"what": "ever"}', "no recognisable shape"),
-        (b'{"data": {"text": "no id"}}', "data: post id must be a string of digits"),
-        (b'{"data": {"id": "17"}}', "data: post 17 has no text"),
-        (b'{"data": {"id": "17", "text": "x", "author_id": 17}}', "author_id must be a string"),
+        (
+            b'{"data": {"text": "no id"}}',
+            "post id must be a string of digits, got None - at `$.data.id`",
+        ),
+        (b'{"data": {"id": "17"}}', "post 17 has no text - at `$.data.text`"),
+        (
+            b'{"data": {"id": "17", "text": "x", "author_id": 17}}',
+            "Expected `str | null`, got `int` - at `$.data.author_id`",
+        ),
     ],
 )
 def test_malformed_line_is_one_dead_letter(router: Router, raw: bytes, error: str) -> None:
