@@ -83,21 +83,23 @@ def is_post_id(value: object) -> bool:
 
 def read_post_id(value: object, where: str) -> str:
     if not is_post_id(value):
-        raise PostError(f"post id must be a string of digits, got {value!r:.40}", where)
+        got = f"{value!r:.40}" if type(value) is str else json_kind(value)
+        raise PostError(f"post id must be a string of digits, got {got}", where)
     return str(value)
 
 
-def read_v1_id(as_string: object, as_number: object, where: str) -> str | None:
+def read_v1_id(as_string: str | None, as_number: object, where: str) -> str | None:
     """A v1.1 id: `<field>_str` when present, as the number loses precision in JavaScript
-    clients; else the number, in old archives."""
-    value = as_string
-    if value is None:
-        value = as_number
-        if type(value) is int and value >= 0:
-            return str(value)
-    if value is None or type(value) is str:
-        return value
-    raise PostError(f"id must be a string id, got {json_kind(value)}", where)
+    clients; else `<field>` (at `where`), a number in old archives."""
+    if as_string is not None:
+        return as_string
+    if as_number is None or type(as_number) is str:
+        return as_number
+    if type(as_number) is int and as_number >= 0:
+        return str(as_number)
+    raise PostError(
+        f"an id must be a non-negative integer or a string, got {json_kind(as_number)}", where
+    )
 
 
 def iso_utc(value: str, where: str) -> str:
@@ -126,15 +128,13 @@ def iso_utc(value: str, where: str) -> str:
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_JSON_KINDS = {type(None): "null", bool: "bool", str: "str", int: "int", float: "float"}
+_JSON_KINDS |= {list: "array", dict: "object"}
+
+
 def json_kind(value: object) -> str:
     """The JSON name of a decoded value's type, as in the decoder's own errors."""
-    if value is None:
-        return "null"
-    if type(value) is bool:
-        return "bool"
-    return {str: "str", int: "int", float: "float", list: "array", dict: "object"}.get(
-        type(value), type(value).__name__
-    )
+    return _JSON_KINDS.get(type(value), type(value).__name__)
 
 
 def raw_text(raw: bytes) -> str:

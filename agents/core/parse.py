@@ -8,8 +8,6 @@ never an exception.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 import orjson
 
@@ -31,6 +29,7 @@ from agents.core.shapes import (
     V2_POST,
     Entities,
     Line,
+    Meta,
     NotAnObject,
     Reference,
     V1Entities,
@@ -54,11 +53,24 @@ def parse_line(raw: bytes) -> list[Post | Malformed]:
         except UnicodeDecodeError as exc:
             return [_malformed(f"not valid UTF-8: byte {exc.start} is 0x{raw[exc.start]:02x}", raw)]
     try:
+        return _parse(raw)
+    except RecursionError:
+        # msgspec's depth limit is the interpreter's recursion limit, less the caller's stack.
+        return [
+            _malformed(
+                _json_error(raw, "nested too deeply for the decoder: no X payload nests this deep"),
+                raw,
+            )
+        ]
+
+
+def _parse(raw: bytes) -> list[Post | Malformed]:
+    try:
         line = LINE.decode(raw)
     except msgspec.ValidationError as exc:
         return _parse_by_shape(raw, exc)
-    except (msgspec.DecodeError, RecursionError):
-        return [_malformed(_json_error(raw), raw)]
+    except msgspec.DecodeError as exc:
+        return [_malformed(_json_error(raw, f"not valid JSON: {exc}"), raw)]
     try:
         if line.data is not msgspec.UNSET:
             return _parse_v2(line, raw)
@@ -77,7 +89,7 @@ def _parse_by_shape(raw: bytes, error: msgspec.ValidationError) -> list[Post | M
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return [_malformed(_json_error(raw), raw)]
+        return [_malformed(_json_error(raw, str(error)), raw)]
     if type(document) is not dict:
         return [_malformed(f"expected a JSON object, got {json_kind(document)}", raw)]
     if "data" in document:
@@ -87,21 +99,22 @@ def _parse_by_shape(raw: bytes, error: msgspec.ValidationError) -> list[Post | M
             return [_parse_v1(raw)]
         except PostError as exc:
             return [_malformed(str(exc), raw)]
-    meta = document.get("meta")
-    if type(meta) is dict and type(meta.get("result_count")) is int and meta["result_count"] == 0:
+    if "meta" in document and _is_empty_page(document["meta"]):
         return []
     return [_malformed(_NO_SHAPE, raw)]
 
 
-def _json_error(raw: bytes) -> str:
-    if not raw.strip():
+def _json_error(raw: bytes, otherwise: str) -> str:
+    """orjson's account of what is wrong with `raw`, which names the character; `otherwise` when
+    orjson reads it."""
+    if not raw.strip(b" \t\r\n"):
         return "empty: no JSON value where a JSON object was expected"
     try:
         orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         # orjson counts lines and columns within this one document; the character is clearer.
         return f"not valid JSON: {exc.msg} at character {exc.pos}"
-    return "not valid JSON: nested too deeply"
+    return otherwise
 
 
 def _malformed(error: str, raw: bytes) -> Malformed:
@@ -236,7 +249,7 @@ def _parse_v1(raw: bytes) -> Post:
         tweet = V1_TWEET.decode(raw)
     except msgspec.ValidationError as exc:
         raise PostError(str(exc)) from None
-    tweet_id = read_post_id(read_v1_id(tweet.id_str, tweet.id, "$.id"), "$.id")
+    tweet_id = _v1_post_id(tweet.id_str, tweet.id, "$.id")
     extended = tweet.extended_tweet
     texts = [("$.text", tweet.text), ("$.full_text", tweet.full_text)]
     if extended is not None:
@@ -289,9 +302,16 @@ def _v1_entities(entities: object) -> V1Entities | None:
 
 
 def _v1_parent(tweet: V1Tweet) -> str | None:
-    where = "$.in_reply_to_status_id"
-    parent = read_v1_id(tweet.in_reply_to_status_id_str, tweet.in_reply_to_status_id, where)
-    return None if parent is None else read_post_id(parent, where)
+    string, number = tweet.in_reply_to_status_id_str, tweet.in_reply_to_status_id
+    if string is None and number is None:
+        return None
+    return _v1_post_id(string, number, "$.in_reply_to_status_id")
+
+
+def _v1_post_id(as_string: str | None, as_number: object, where: str) -> str:
+    """A v1.1 post id, its fault at `where` (the number) or `where` + `_str` (the string)."""
+    value = read_v1_id(as_string, as_number, where)
+    return read_post_id(value, where if as_string is None else f"{where}_str")
 
 
 def _v1_mentions(entities: V1Entities | None, where: str) -> list[tuple[str | None, str | None]]:
@@ -307,10 +327,12 @@ def _v1_mentions(entities: V1Entities | None, where: str) -> list[tuple[str | No
     ]
 
 
-def _is_empty_page(meta: msgspec.Raw) -> bool:
-    """A search or timeline page with no results: X sends `meta` and leaves `data` out."""
+def _is_empty_page(meta: object) -> bool:
+    """A search or timeline page with no results: X sends `meta` and leaves `data` out. `meta` is
+    the field's bytes, or its value when the line was read as Python objects."""
     try:
-        count: Any = META.decode(meta).result_count
+        page = META.decode(meta) if type(meta) is msgspec.Raw else msgspec.convert(meta, Meta)
     except msgspec.ValidationError:
         return False
+    count = page.result_count
     return type(count) is int and count == 0

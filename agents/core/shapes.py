@@ -3,9 +3,9 @@ and the fields the router does not read (metrics, annotations, URLs) are skipped
 objects. `agents.core.parse` checks what a type cannot say (ids made of digits, an edit chain that
 holds its post, a post's own author).
 
-Fields typed `object` are read only in some cases, and today's rule ignores them in the others;
-typing them would turn a line the router serves into a dead letter.
-"""
+Fields typed `object` are read only in some cases, and the router ignores them in the others;
+typing them would turn a line it serves into a dead letter. A v1.1 id's `<field>_str` is a string,
+its `<field>` a number or a string (`fields.read_v1_id`)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class Line(Struct):
 
 
 class V1Mention(Struct):
-    id_str: object = None
+    id_str: str | None = None
     id: object = None
     screen_name: str | None = None
 
@@ -98,7 +98,7 @@ class V1Extended(Struct):
 
 
 class V1User(Struct):
-    id_str: object = None
+    id_str: str | None = None
     id: object = None
     screen_name: object = None
     name: object = None
@@ -113,7 +113,7 @@ class V1EditHistory(Struct):
 class V1Tweet(Struct):
     """A v1.1 tweet, as archives hold them. Ids come as `<field>_str`, or as numbers in old ones."""
 
-    id_str: object = None
+    id_str: str | None = None
     id: object = None
     text: object = None
     full_text: object = None
@@ -123,9 +123,9 @@ class V1Tweet(Struct):
     extended_tweet: V1Extended | None = None
     retweeted_status: dict[str, Any] | None = None
     edit_history: V1EditHistory | None = None
-    in_reply_to_user_id_str: object = None
+    in_reply_to_user_id_str: str | None = None
     in_reply_to_user_id: object = None
-    in_reply_to_status_id_str: object = None
+    in_reply_to_status_id_str: str | None = None
     in_reply_to_status_id: object = None
     created_at: str | None = None
     lang: str | None = None

@@ -88,7 +88,7 @@ def run_replay(
 
 
 async def _start(settings: Settings, agencies: Path | None, window: Window) -> _Start:
-    """Over one connection: the registry (of `agencies`, else the one published last, else the
+    """With one client: the registry (of `agencies`, else the one published last, else the
     file of `ADUAN_AGENCIES`), the spans of `mentions.raw` in `window`, and every request to
     forget."""
     registry = None if agencies is None else load_registry(agencies)

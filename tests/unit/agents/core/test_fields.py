@@ -48,5 +48,7 @@ def test_ids_are_decimal_strings_and_v1_numbers_become_strings() -> None:
     assert read_v1_id("5", 5, "$.id") == "5"
     assert read_v1_id(None, 5, "$.id") == "5"
     assert read_v1_id("7", [], "$.id") == "7"  # the number is not read when the string is there
-    with pytest.raises(PostError, match=r"id must be a string id, got float - at `\$\.id`"):
+    with pytest.raises(PostError, match="integer or a string, got int"):
+        read_v1_id(None, -1, "$.id")
+    with pytest.raises(PostError, match=r"integer or a string, got float - at `\$\.id`$"):
         read_v1_id(None, 5.0, "$.id")

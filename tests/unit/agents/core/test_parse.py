@@ -419,7 +419,7 @@ def test_malformed_keeps_invalid_utf8_visible_in_raw() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
-        ("id", None, "post id must be a string of digits, got None"),
+        ("id", None, "post id must be a string of digits, got null"),
         ("id", 1790000000000000000, "Expected `str | null`, got `int`"),
         ("id", "abc", "post id must be a string of digits, got 'abc'"),
         ("id", "", "post id must be a string of digits, got ''"),
@@ -524,7 +524,9 @@ def test_v2_includes_of_wrong_type_is_malformed() -> None:
     ("mutate", "error"),
     [
         (lambda t: t.pop("id_str") and t.pop("id"), "post id must be a string of digits"),
-        (lambda t: t.update(id_str=870000000000000001), r"\bid must be a string"),
+        (lambda t: t.update(id_str=870000000000000001), r"got `int` - at `\$\.id_str`$"),
+        (lambda t: t.update(id_str="87x"), r"got '87x' - at `\$\.id_str`$"),
+        (lambda t: t.pop("id_str") and t.update(id=-1), r"got int - at `\$\.id`$"),
         (lambda t: t.pop("text"), r"has no text"),
         (lambda t: t.update(user="warga"), r"got `str` - at `\$\.user`"),
         (lambda t: t.update(retweeted_status=True), r"got `bool` - at `\$\.retweeted_status`"),
@@ -532,7 +534,7 @@ def test_v2_includes_of_wrong_type_is_malformed() -> None:
         (lambda t: t["user"].pop("screen_name"), r"author must have .*screen_name"),
         (
             lambda t: t.update(in_reply_to_user_id_str=5),
-            r"id must be a string id, got int - at `\$\.in_reply_to_user_id`",
+            r"got `int` - at `\$\.in_reply_to_user_id_str`$",
         ),
         (lambda t: t.update(created_at="Wed May 24 2017"), "is not a date-time"),
     ],
@@ -577,6 +579,29 @@ def test_v1_extended_tweet_without_mentions_falls_back_to_the_tweets_own() -> No
     tweet = make_v1_tweet("@KejatiJateng tolong", mentions=[(KEJATI_ID, KEJATI_HANDLE)])
     tweet["extended_tweet"] = {"full_text": "@KejatiJateng tolong", "entities": {"hashtags": []}}
     assert only_post(v1_line(tweet)).mentions == [(KEJATI_ID, KEJATI_HANDLE)]
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"data": {"id": "1", "text": "x", "deep": ' + _nested(1000) + b"}}",
+        b'{"data": [{"id": "1", "text": "x", "deep": ' + _nested(1000) + b"}]}",
+        b'{"includes": 5, "id_str": "1", "text": "x", "deep": ' + _nested(1000) + b"}",
+        b'{"meta": ' + _nested(1000) + b"}",
+    ],
+)
+def test_json_nested_deeper_than_the_decoder_reads_is_a_dead_letter(raw: bytes) -> None:
+    def from_a_deep_stack(frames: int) -> list[Post | Malformed]:
+        return parse_line(raw) if frames == 0 else from_a_deep_stack(frames - 1)
+
+    for frames in (0, 300):  # the decoder's limit is what is left of the interpreter's
+        [bad] = from_a_deep_stack(frames)
+        assert isinstance(bad, Malformed)
+        assert bad.error == "nested too deeply for the decoder: no X payload nests this deep"
 
 
 def test_truncated_line_names_the_character() -> None:

@@ -596,7 +596,7 @@ def test_page_with_a_bad_post_routes_the_others(router: Router) -> None:
         (b'{"what": "ever"}', "no recognisable shape"),
         (
             b'{"data": {"text": "no id"}}',
-            "post id must be a string of digits, got None - at `$.data.id`",
+            "post id must be a string of digits, got null - at `$.data.id`",
         ),
         (b'{"data": {"id": "17"}}', "post 17 has no text - at `$.data.text`"),
         (
