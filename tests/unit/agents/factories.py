@@ -33,14 +33,20 @@ PT_HANDLE = "PT_Semarang"
 BPK_ID = "4001"
 BPK_HANDLE = "BPKJateng"
 
-REGISTRY_YAML = f"""\
-# Test registry: four agencies, pemprov-jateng with two accounts.
+ONE_AGENCY = f"""\
 agencies:
   - id: kejati-jateng
     name: Kejaksaan Tinggi Jawa Tengah
     accounts:
       - id: "{KEJATI_ID}"
         username: {KEJATI_HANDLE}
+"""
+"""A registry of kejati-jateng alone, for tests that add to it or break it."""
+
+# Test registry: four agencies, pemprov-jateng with two accounts.
+REGISTRY_YAML = (
+    ONE_AGENCY
+    + f"""\
   - id: pemprov-jateng
     name: Pemerintah Provinsi Jawa Tengah
     accounts:
@@ -59,6 +65,7 @@ agencies:
       - id: "{BPK_ID}"
         username: {BPK_HANDLE}
 """
+)
 
 # (account id, handle) -> agency id, for tests that pick accounts.
 ACCOUNTS: dict[tuple[str, str], str] = {

@@ -12,6 +12,14 @@ from jsonschema.exceptions import best_match
 
 from schemas import generate
 from schemas.events import SCHEMA_VERSION
+from tests.unit.agents.factories import (
+    KEJATI_HANDLE,
+    KEJATI_ID,
+    make_case,
+    make_post,
+    make_router,
+    stream_line,
+)
 
 
 def test_the_checked_in_files_are_what_generation_gives() -> None:
@@ -40,62 +48,22 @@ def test_check_lists_the_files_that_differ_and_writes_nothing(
     assert not (tmp_path / "case.schema.json").exists()
 
 
-COMPLAINT: dict[str, Any] = {
-    "event_id": "1800000000000000001:0:kejati-jateng",
-    "complaint_id": "1800000000000000001",
-    "tweet_id": "1800000000000000001",
-    "revision": 0,
-    "agency_id": "kejati-jateng",
-    "co_addressed": [],
-    "author": {
-        "id": "42",
-        "username": "warga",
-        "name": "Warga",
-        "verified": True,
-        "verified_type": "blue",
-    },
-    "text": "@kejati_jateng jalan rusak",
-    "lang": "in",
-    "created_at": "2024-05-10T01:02:03.000Z",
-    "conversation_id": "1800000000000000001",
-    "in_reply_to_user_id": None,
-    "in_reply_to_tweet_id": None,
-    "url": "https://x.com/warga/status/1800000000000000001",
-    "registry_version": "abc",
-    "schema_version": SCHEMA_VERSION,
-}
-REJECTION: dict[str, Any] = {
-    "tweet_id": "1",
-    "reason": "retweet",
-    "author_id": "42",
-    "registry_version": "abc",
-    "schema_version": SCHEMA_VERSION,
-}
-DEAD_LETTER: dict[str, Any] = {
-    "error": "not JSON",
-    "line": None,
-    "source": {"topic": "mentions.raw", "partition": 0, "offset": 7},
-    "raw": "{",
-    "raw_truncated": False,
-    "schema_version": SCHEMA_VERSION,
-}
-CASE: dict[str, Any] = {
-    "case_id": "1800000000000000001",
-    "agency_id": "kejati-jateng",
-    "citizen_id": "42",
-    "opened_at": "2024-05-10T01:02:03.000Z",
-    "due_at": "2024-05-16T17:00:00.000Z",
-    "posts": ["1800000000000000001"],
-    "answers": 0,
-    "first_answer_at": None,
-    "first_answer_tweet_id": None,
-    "working_days_to_answer": None,
-    "answered_on_time": None,
-    "status": "open",
-    "registry_version": "abc",
-    "schema_version": SCHEMA_VERSION,
-}
-VALID = {"complaint": COMPLAINT, "rejection": REJECTION, "dead_letter": DEAD_LETTER, "case": CASE}
+def _emitted() -> dict[str, dict[str, Any]]:
+    """One event of each record the router emits, as it emits them."""
+    router = make_router()
+    post = make_post("@KejatiJateng jalan rusak", mentions=[(KEJATI_ID, KEJATI_HANDLE)])
+    [(_, _, complaint)] = router.route_line(stream_line(post), 1)
+    [(_, _, rejection)] = router.route_line(stream_line(post), 2)  # the same post: a duplicate
+    [(_, _, dead_letter)] = router.route_line(b"{", 3)
+    events = {"complaint": complaint, "rejection": rejection, "dead_letter": dead_letter}
+    return {
+        **{name: dict(event or {}) for name, event in events.items()},
+        "case": dict(make_case()),
+    }
+
+
+VALID = _emitted()
+COMPLAINT = VALID["complaint"]
 
 
 def _errors(name: str, event: dict[str, Any]) -> list[str]:

@@ -8,16 +8,7 @@ import pytest
 
 from agents.core.errors import RegistryError
 from agents.core.registry import Account, Webhook, load_registry, parse_registry
-from tests.unit.agents.factories import REGISTRY_YAML, build_registry
-
-ONE_AGENCY = """\
-agencies:
-  - id: kejati-jateng
-    name: Kejaksaan Tinggi Jawa Tengah
-    accounts:
-      - id: "1001"
-        username: KejatiJateng
-"""
+from tests.unit.agents.factories import ONE_AGENCY, REGISTRY_YAML, build_registry
 
 
 def test_test_registry_loads_with_lookup_tables() -> None:

@@ -36,6 +36,7 @@ from streams.delivery.signing import verify
 from streams.delivery.webhook_metrics import WebhookMetrics
 from streams.delivery.webhooks import TOPICS, _commit, _read, _Rebalance
 from streams.kafka import registry_topic
+from tests.unit.agents.factories import ONE_AGENCY
 from tests.unit.streams.delivery.webhook_records import (
     Record,
     case_record,
@@ -680,13 +681,9 @@ def test_secrets_are_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     assert all(SECRETS[KEJATI].decode() not in record.getMessage() for record in caplog.records)
 
 
-WEBHOOK_REGISTRY = """\
-agencies:
-  - id: kejati-jateng
-    name: Kejaksaan Tinggi Jawa Tengah
-    accounts:
-      - id: "1001"
-        username: KejatiJateng
+WEBHOOK_REGISTRY = (
+    ONE_AGENCY
+    + """\
     webhook:
       url: https://kejati.example.go.id/aduan
       secret_file: {path}
@@ -696,6 +693,7 @@ agencies:
       - id: "3001"
         username: PT_Semarang
 """
+)
 
 
 def test_endpoints_are_read_with_their_secrets(tmp_path: Path) -> None:
